@@ -1,0 +1,1 @@
+"""One ASGI app that serves the world's records with each vendor's real contract."""
