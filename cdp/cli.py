@@ -1,0 +1,217 @@
+"""The `cdp` command line. Heavy imports (dagster, dlt, the world generator) happen inside the commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from cdp import paths
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="An open, warehouse-native CDP.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="The embedded default: a synthetic world and its vendor APIs.")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+def _world() -> dict:
+    world_json = paths.world_dir() / "world.json"
+    if not world_json.exists():
+        raise typer.BadParameter(
+            f"No sandbox world at {paths.world_dir()}. Create one with `cdp sandbox generate` (or `make demo`)."
+        )
+    return json.loads(world_json.read_text())
+
+
+def _use_sandbox(base_url: str) -> None:
+    """Point every dlt source at the running sandbox, with the world's credentials."""
+    from sandbox.credentials import dlt_environment
+
+    os.environ.update(dlt_environment(_world(), base_url))
+
+
+# -- sandbox ---------------------------------------------------------------------------------------------------
+@sandbox_app.command("generate")
+def sandbox_generate(
+    size: str = typer.Option("small", help="tiny, small (demo), medium (100k people) or large (1M people)."),
+    seed: int = typer.Option(7, help="The development seed is 7; any other gives a fresh world."),
+    force: bool = typer.Option(False, help="Replace an existing world (its warehouse is NOT wiped: see `cdp reset`)."),
+) -> None:
+    """Generate a world into $CDP_HOME/sandbox (skipped when one exists, unless --force)."""
+    from cdp.clock import set_as_of
+    from sandbox.world.generate import generate_world
+
+    if (paths.world_dir() / "world.json").exists() and not force:
+        world = _world()
+        typer.echo(f"World exists ({world['size']}, seed {world['seed']}, as of {world['as_of']}); kept.")
+        return
+    if paths.world_dir().exists():
+        shutil.rmtree(paths.sandbox_dir())
+    started = time.monotonic()
+    world = generate_world(paths.world_dir(), size=size, seed=seed)
+    set_as_of(_parse_time(world["as_of"]))
+    typer.echo(f"Generated the {size} world (seed {seed}) in {time.monotonic() - started:.1f} s, as of {world['as_of']}.")
+
+
+@sandbox_app.command("advance")
+def sandbox_advance(days: int = typer.Option(1, min=1, help="Whole days to move the world clock forward.")) -> None:
+    """Move the world forward: new people, orders and events, updated records, late events delivered."""
+    from cdp.clock import set_as_of
+    from sandbox.world.advance import advance_world
+
+    _world()
+    summary = advance_world(paths.world_dir(), days)
+    world = _world()
+    set_as_of(_parse_time(world["as_of"]))
+    typer.echo(f"The world is now as of {world['as_of']}.")
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(port: int = typer.Option(None, help="Default 8790 or $CDP_SANDBOX_PORT.")) -> None:
+    """Serve the vendor emulators on 127.0.0.1 until interrupted."""
+    from sandbox.server import sandbox_port, serve
+
+    _world()
+    typer.echo(f"Sandbox vendors on http://127.0.0.1:{port or sandbox_port()} (Ctrl-C stops).")
+    serve(paths.world_dir(), port=port)
+
+
+@sandbox_app.command("stats")
+def sandbox_stats() -> None:
+    """The world's dirt and behaviour rates next to the rates the brief names."""
+    from cdp.report import print_world_stats
+
+    _world()
+    print_world_stats(paths.world_dir())
+
+
+# -- pipeline --------------------------------------------------------------------------------------------------
+@app.command("ingest")
+def ingest(
+    sources: list[str] = typer.Argument(None, help="Sources to load (default: all)."),
+    sandbox: bool = typer.Option(True, help="--no-sandbox reads the vendors configured in .dlt/ instead."),
+) -> None:
+    """Load sources into the warehouse with dlt alone (no Dagster)."""
+    from ingestion.pipeline import SOURCE_NAMES, run_source
+    from sandbox.server import sandbox_process
+
+    names = sources or list(SOURCE_NAMES)
+    if not sandbox:
+        for name in names:
+            typer.echo(run_source(name))
+        return
+    with sandbox_process(paths.world_dir()) as base_url:
+        _use_sandbox(base_url)
+        for name in names:
+            typer.echo(run_source(name))
+
+
+@app.command("materialize")
+def materialize(
+    select: list[str] = typer.Option(None, help="Dagster asset selection (default: everything)."),
+    sandbox: bool = typer.Option(True, help="--no-sandbox reads the vendors configured in .dlt/ instead."),
+) -> None:
+    """Materialize the asset graph in this process, recorded in the instance the UI shows."""
+    from sandbox.server import sandbox_process
+
+    if not sandbox:
+        _materialize(select)
+        return
+    with sandbox_process(paths.world_dir()) as base_url:
+        _use_sandbox(base_url)
+        _materialize(select)
+
+
+def _materialize(select: list[str] | None) -> None:
+    from orchestration.run import materialize as run
+
+    result = run(select)
+    if not result.success:
+        typer.echo("The run failed; see the errors above (and the run in `make ui`).", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("demo")
+def demo(
+    size: str = typer.Option("small", help="World size when none exists yet."),
+    seed: int = typer.Option(7, help="World seed when none exists yet."),
+) -> None:
+    """The whole path: world, sandbox, ingestion, models; then a summary of what happened."""
+    from cdp.report import print_demo_summary
+    from sandbox.server import sandbox_process
+
+    started = time.monotonic()
+    sandbox_generate(size=size, seed=seed, force=False)
+    with sandbox_process(paths.world_dir()) as base_url:
+        _use_sandbox(base_url)
+        _materialize(None)
+        print_demo_summary(base_url)
+    typer.echo(f"\nDemo finished in {time.monotonic() - started:.0f} s. `make ui` shows the same graph and runs.")
+
+
+@app.command("ui")
+def ui() -> None:
+    """The sandbox plus the Dagster UI (webserver and daemon) on the same data, until Ctrl-C."""
+    from orchestration.dbt import dbt_environment, prepare_manifest
+    from orchestration.instance import ensure_dagster_home
+    from sandbox.server import sandbox_process
+
+    ensure_dagster_home()
+    prepare_manifest()
+    dbt_environment()
+    with sandbox_process(paths.world_dir()) as base_url:
+        _use_sandbox(base_url)
+        # `dagster dev` does not stop on SIGTERM (engineering.md, trap 12): it runs in its own process group,
+        # which gets SIGINT, and the whole group is killed if it lingers.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dagster", "dev", "-w", str(paths.PROJECT_ROOT / "workspace.yaml"),
+             "--host", "127.0.0.1", "--port", os.environ.get("CDP_UI_PORT", "3000")],
+            cwd=paths.PROJECT_ROOT,
+            start_new_session=True,
+        )
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@app.command("reset")
+def reset(yes: bool = typer.Option(False, "--yes", help="Do not ask.")) -> None:
+    """Wipe $CDP_HOME: world, warehouse, pipeline state, Dagster runs and the sandbox's destination state."""
+    home = paths.cdp_home()
+    if not home.exists():
+        typer.echo(f"Nothing to reset: {home} does not exist.")
+        return
+    if not yes:
+        typer.confirm(f"Delete everything under {home}?", abort=True)
+    shutil.rmtree(home)
+    typer.echo(f"Removed {home}.")
+
+
+def _parse_time(text: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(text)
+
+
+if __name__ == "__main__":
+    app()

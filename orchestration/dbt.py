@@ -1,0 +1,46 @@
+"""The dbt project as Dagster sees it, and the one way to prepare its manifest.
+
+dagster-dbt reads target/manifest.json when the Definitions are imported; `prepare_if_dev()` only parses under
+`dagster dev`, so the `cdp` commands and the tests call `prepare_manifest()` first (engineering.md, trap 6).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from cdp.paths import dbt_project_dir, warehouse_path
+
+
+def dbt_environment() -> None:
+    """dbt's profile reads the warehouse path from CDP_WAREHOUSE; cdp.paths is the one place that knows it."""
+    os.environ["CDP_WAREHOUSE"] = str(warehouse_path())
+
+
+def cdp_dbt_project() -> DbtProject:
+    return DbtProject(project_dir=dbt_project_dir(), profiles_dir=dbt_project_dir())
+
+
+def prepare_manifest() -> Path:
+    """Parse the project when the manifest is missing or older than any model, macro or YAML file."""
+    project = cdp_dbt_project()
+    manifest = Path(project.manifest_path)
+    sources = [p for d in ("models", "macros", "tests") for p in (dbt_project_dir() / d).rglob("*") if p.is_file()]
+    sources.append(dbt_project_dir() / "dbt_project.yml")
+    if manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources):
+        return manifest
+    from dbt.cli.main import dbtRunner
+
+    dbt_environment()
+    result = dbtRunner().invoke(
+        ["parse", "--quiet", "--project-dir", str(dbt_project_dir()), "--profiles-dir", str(dbt_project_dir())]
+    )
+    if not result.success:
+        raise RuntimeError(f"dbt parse failed: {result.exception or 'see the dbt log above'}")
+    return manifest
+
+
+if __name__ == "__main__":
+    print(prepare_manifest())

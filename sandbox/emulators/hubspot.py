@@ -1,0 +1,7 @@
+"""Placeholder until the hubspot emulator lands: serves nothing."""
+
+from starlette.applications import Starlette
+
+
+def create_app(ctx) -> Starlette:
+    return Starlette(routes=[])
