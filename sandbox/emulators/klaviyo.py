@@ -11,8 +11,9 @@ Real base URL https://a.klaviyo.com; mounted at `/klaviyo`. The contract, from K
 - `sort`, `additional-fields[profile]=subscriptions` (omitted otherwise);
 - per-endpoint burst (per second) and steady (per minute) rate limits, 429 `throttled` with `Retry-After`.
 
-Campaign records may carry a top-level `channel` (email, sms, mobile_push; email when absent): Klaviyo keeps
-a campaign's channel on its messages, so the store puts it beside the body and the emulator strips it.
+Campaign records may carry a `channel` (email, sms, mobile_push; email when absent), top-level or in
+`attributes`: Klaviyo keeps a campaign's channel on its messages, so the store puts it in the body for the
+`messages.channel` filter and the emulator strips it from what it serves.
 """
 
 from __future__ import annotations
@@ -270,7 +271,7 @@ ENDPOINTS = {
         filters={
             "id": FilterField("id", "string", frozenset({"any"})),
             "messages.channel": FilterField(
-                "coalesce(json_extract_string(body, '$.channel'), 'email')", "string", frozenset({"equals"}),
+                "coalesce(json_extract_string(body, '$.channel'), json_extract_string(body, '$.attributes.channel'), 'email')", "string", frozenset({"equals"}),
                 ("email", "sms", "mobile_push"),
             ),
             "name": FilterField(_attr("name"), "string", frozenset({"contains"})),
@@ -328,10 +329,16 @@ def conditions_to_sql(endpoint: Endpoint, conditions: list[Condition]) -> tuple[
             clauses.append(f"{spec.sql} is not null")
             continue
         values = condition.value if isinstance(condition.value, list) else [condition.value]
-        if condition.operator != "any" and isinstance(condition.value, list) and condition.operator != "equals":
+        if (
+            condition.operator != "any"
+            and isinstance(condition.value, list)
+            and condition.operator != "equals"
+        ):
             raise invalid(f"'{condition.operator}' takes a single value for '{condition.field}'.", "filter")
         typed = [_typed_value(spec, condition.field, v) for v in values]
-        if condition.operator in ("any",) or (condition.operator == "equals" and isinstance(condition.value, list)):
+        if condition.operator in ("any",) or (
+            condition.operator == "equals" and isinstance(condition.value, list)
+        ):
             clauses.append(f"{spec.sql} in ({', '.join('?' for _ in typed)})")
         elif condition.operator == "contains":
             clauses.append(f"contains({spec.sql}, ?)")
@@ -346,7 +353,9 @@ def _typed_value(spec: FilterField, field_name: str, value: Any) -> Any:
         try:
             return parse_datetime(value)
         except ValueError:
-            raise invalid(f"'{value}' is not a valid date-time for the field '{field_name}'.", "filter") from None
+            raise invalid(
+                f"'{value}' is not a valid date-time for the field '{field_name}'.", "filter"
+            ) from None
     if spec.kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise invalid(f"'{value}' is not a valid number for the field '{field_name}'.", "filter")
@@ -358,7 +367,9 @@ def _typed_value(spec: FilterField, field_name: str, value: Any) -> Any:
     if not isinstance(value, str):
         raise invalid(f"The value for the field '{field_name}' must be a quoted string.", "filter")
     if spec.choices and value not in spec.choices:
-        raise invalid(f"'{value}' is not a valid choice for '{field_name}': {', '.join(spec.choices)}.", "filter")
+        raise invalid(
+            f"'{value}' is not a valid choice for '{field_name}': {', '.join(spec.choices)}.", "filter"
+        )
     return value
 
 
@@ -409,7 +420,9 @@ def parse_query(endpoint: Endpoint, params: dict[str, str]) -> Query:
     sort = params.get("sort", "")
     if sort and sort.lstrip("-") not in endpoint.sorts:
         allowed = ", ".join(endpoint.sorts) or "none"
-        raise invalid(f"'{sort}' is not a valid sort field for this resource. Sortable fields: {allowed}.", "sort")
+        raise invalid(
+            f"'{sort}' is not a valid sort field for this resource. Sortable fields: {allowed}.", "sort"
+        )
     if endpoint.page_size_max is None:
         if "page[size]" in params:
             raise invalid("'page[size]' is not a valid parameter for this endpoint.", "page[size]")
@@ -434,7 +447,9 @@ def parse_query(endpoint: Endpoint, params: dict[str, str]) -> Query:
 def page_sql(query: Query, cursor: tuple[Any, str] | None) -> tuple[str, list[Any]]:
     """One page of the query, in keyset order (sort key, then id): stable across pages, no offsets."""
     endpoint = query.endpoint
-    clauses, params = conditions_to_sql(endpoint, parse_filter(query.filter_text)) if query.filter_text else ([], [])
+    clauses, params = (
+        conditions_to_sql(endpoint, parse_filter(query.filter_text)) if query.filter_text else ([], [])
+    )
     descending = query.sort.startswith("-")
     key_sql = endpoint.sorts.get(query.sort.lstrip("-"), "id")
     if cursor is not None:
@@ -454,6 +469,8 @@ def present(record: dict, endpoint: Endpoint, additional_fields: tuple[str, ...]
     """The record as the API returns it: store-private keys stripped, extra fields only when asked."""
     record = {k: v for k, v in record.items() if k != "channel"}
     attributes = dict(record.get("attributes") or {})
+    if endpoint.resource == "campaigns":
+        attributes.pop("channel", None)
     for extra in endpoint.additional_fields:
         if extra not in additional_fields:
             attributes.pop(extra, None)
@@ -475,7 +492,10 @@ class Throttle:
         self.steady = RollingWindow(self.steady_limit, 60.0)
 
     def check(self) -> tuple[KlaviyoError, dict] | None:
-        for window, limit, seconds in ((self.steady, self.steady_limit, 60), (self.burst, self.burst_limit, 1)):
+        for window, limit, seconds in (
+            (self.steady, self.steady_limit, 60),
+            (self.burst, self.burst_limit, 1),
+        ):
             allowed, _, wait = window.try_acquire()
             if not allowed:
                 retry_after = max(1, math.ceil(wait))
@@ -585,6 +605,8 @@ def create_app(ctx: EmulatorContext) -> Starlette:
 
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
         ctx.requests.record(VENDOR, request.method, "<unknown>")
-        return error_response(KlaviyoError(404, "not_found", "Not found.", "Not found.", {"pointer": "/data/"}))
+        return error_response(
+            KlaviyoError(404, "not_found", "Not found.", "Not found.", {"pointer": "/data/"})
+        )
 
     return Starlette(routes=routes, exception_handlers={404: not_found})

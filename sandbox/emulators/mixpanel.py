@@ -60,7 +60,9 @@ def parse_day(value: str | None, name: str) -> date:
 def parse_date_range(from_value: str | None, to_value: str | None, today: date) -> tuple[date, date]:
     from_day, to_day = parse_day(from_value, "from_date"), parse_day(to_value, "to_date")
     if to_day > today:
-        raise ExportError(f"'to_date' cannot be later than today ({today.isoformat()}) in the project's time zone")
+        raise ExportError(
+            f"'to_date' cannot be later than today ({today.isoformat()}) in the project's time zone"
+        )
     if from_day > to_day:
         raise ExportError("'from_date' cannot be later than 'to_date'")
     return from_day, to_day
@@ -189,10 +191,14 @@ def create_app(ctx: EmulatorContext) -> Starlette:
         credentials = ctx.store.credentials(VENDOR)
         given = basic_auth(request.headers.get("authorization"))
         if given != (credentials["username"], credentials["secret"]):
-            return error(401, "Invalid username or secret", request, {"WWW-Authenticate": 'Basic realm="Mixpanel"'})
+            return error(
+                401, "Invalid username or secret", request, {"WWW-Authenticate": 'Basic realm="Mixpanel"'}
+            )
         project_id = request.query_params.get("project_id")
         if not project_id:
-            return error(400, "'project_id' is a required parameter for service account authentication", request)
+            return error(
+                400, "'project_id' is a required parameter for service account authentication", request
+            )
         if project_id != credentials["project_id"]:
             return error(403, f"service account does not have access to project {project_id}", request)
 
@@ -200,11 +206,15 @@ def create_app(ctx: EmulatorContext) -> Starlette:
             allowed, _, wait = window.try_acquire()
             if not allowed:
                 # Mixpanel's answer carries no Retry-After; clients back off on the 429 itself.
-                return error(429, f"Query rate limit exceeded: too many queries per {per} for this project", request)
+                return error(
+                    429, f"Query rate limit exceeded: too many queries per {per} for this project", request
+                )
 
         params = request.query_params
         try:
-            from_day, to_day = parse_date_range(params.get("from_date"), params.get("to_date"), ctx.store.as_of().date())
+            from_day, to_day = parse_date_range(
+                params.get("from_date"), params.get("to_date"), ctx.store.as_of().date()
+            )
             names = parse_event_names(params.get("event"))
             where = parse_where(params.get("where"))
             limit = parse_limit(params.get("limit"))
@@ -215,10 +225,14 @@ def create_app(ctx: EmulatorContext) -> Starlette:
         wants_gzip = "gzip" in request.headers.get("accept-encoding", "").lower()
         media_type = "text/plain; charset=utf-8"
         if wants_gzip and names is None and where is None and limit is None:
-            return StreamingResponse(raw_chunks(paths), media_type=media_type, headers={"Content-Encoding": "gzip"})
+            return StreamingResponse(
+                raw_chunks(paths), media_type=media_type, headers={"Content-Encoding": "gzip"}
+            )
         lines = selected_lines(paths, names, where, limit)
         if wants_gzip:
-            return StreamingResponse(gzipped(lines), media_type=media_type, headers={"Content-Encoding": "gzip"})
+            return StreamingResponse(
+                gzipped(lines), media_type=media_type, headers={"Content-Encoding": "gzip"}
+            )
         return StreamingResponse(lines, media_type=media_type)
 
     async def not_found(request: Request) -> JSONResponse:

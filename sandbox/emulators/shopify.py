@@ -21,6 +21,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -44,14 +45,23 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 250
 TOKEN_LIFETIME_SECONDS = 86399
 
 LIST_FILTERS = (
-    "updated_at_min", "updated_at_max", "created_at_min", "created_at_max", "since_id", "ids", "status", "order",
+    "updated_at_min",
+    "updated_at_max",
+    "created_at_min",
+    "created_at_max",
+    "since_id",
+    "ids",
+    "status",
+    "order",
 )
 # What a request carrying page_info may add: everything else is fixed by the cursor.
 PAGE_INFO_COMPANIONS = {"page_info", "limit", "fields"}
 SORTABLE = {"id", "updated_at", "created_at"}
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
-THROTTLED = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
+THROTTLED = (
+    "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
+)
 
 
 # -- small pure helpers ------------------------------------------------------------------------------------
@@ -150,7 +160,11 @@ def _status_conditions(resource: str, status: str | None) -> list[str]:
         return ["json_extract_string(body, '$.status') in (" + ", ".join(f"'{s}'" for s in wanted) + ")"]
     closed = "json_extract_string(body, '$.closed_at') is not null"
     cancelled = "json_extract_string(body, '$.cancelled_at') is not null"
-    conditions = {"open": [f"not ({closed})", f"not ({cancelled})"], "closed": [closed], "cancelled": [cancelled]}
+    conditions = {
+        "open": [f"not ({closed})", f"not ({cancelled})"],
+        "closed": [closed],
+        "cancelled": [cancelled],
+    }
     if status not in conditions:
         raise ShopifyError(400, {"status": "status must be open, closed, cancelled or any"})
     return conditions[status]
@@ -274,8 +288,12 @@ def create_app(ctx: EmulatorContext) -> Starlette:
     def count_records(request: Request, resource: str) -> tuple[dict, dict]:
         query = {k: request.query_params[k] for k in LIST_FILTERS if request.query_params.get(k)}
         conditions, params = where_clause(resource, query)
-        rows = store.query(VENDOR, resource, f"select count(*) from records where {' and '.join(conditions) or 'true'}",
-                           params)
+        rows = store.query(
+            VENDOR,
+            resource,
+            f"select count(*) from records where {' and '.join(conditions) or 'true'}",
+            params,
+        )
         return {"count": rows[0][0] if rows else 0}, {}
 
     def one_record(request: Request, resource: str) -> tuple[dict, dict]:
@@ -293,10 +311,14 @@ def create_app(ctx: EmulatorContext) -> Starlette:
             except (ValueError, TypeError):
                 form = {}
         else:
-            form = dict(await request.form())
+            # A url-encoded form, parsed here so the sandbox needs no multipart library.
+            form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         if form.get("grant_type") != "client_credentials":
             return JSONResponse(
-                {"error": "unsupported_grant_type", "error_description": "grant_type must be client_credentials"},
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "grant_type must be client_credentials",
+                },
                 status_code=400,
             )
         expected = store.credentials(VENDOR)
@@ -305,8 +327,11 @@ def create_app(ctx: EmulatorContext) -> Starlette:
             and secrets.compare_digest(str(form.get("client_secret", "")), expected["client_secret"])
         ):
             return JSONResponse(
-                {"error": "invalid_client", "error_description": "Client authentication failed: unknown client_id "
-                 "or wrong client_secret."},
+                {
+                    "error": "invalid_client",
+                    "error_description": "Client authentication failed: unknown client_id "
+                    "or wrong client_secret.",
+                },
                 status_code=401,
             )
         token = "shpat_" + secrets.token_hex(16)
@@ -319,7 +344,9 @@ def create_app(ctx: EmulatorContext) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
         status = getattr(exc, "status_code", 404)
         ctx.requests.record(VENDOR, request.method, "(unmatched)")
-        return JSONResponse({"errors": "Not Found" if status == 404 else "Method Not Allowed"}, status_code=status)
+        return JSONResponse(
+            {"errors": "Not Found" if status == 404 else "Method Not Allowed"}, status_code=status
+        )
 
     base = "/admin/api/{version}/{resource}"
     routes = [

@@ -1,0 +1,15 @@
+-- dlt unnests a campaign's included audiences into a child table keyed to its parent row by _dlt_parent_id.
+with audiences as (
+    select * from {{ source('klaviyo', 'campaigns__attributes__audiences__included') }}
+),
+
+campaigns as (
+    select id, _dlt_id from {{ source('klaviyo', 'campaigns') }}
+)
+
+select
+    campaigns.id || ':' || audiences.value as campaign_audience_id,
+    campaigns.id as campaign_id,
+    audiences.value as audience_id
+from audiences
+inner join campaigns on audiences._dlt_parent_id = campaigns._dlt_id

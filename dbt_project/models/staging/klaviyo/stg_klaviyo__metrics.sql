@@ -1,0 +1,12 @@
+with source as (
+    select * from {{ source('klaviyo', 'metrics') }}
+)
+
+select
+    id as metric_id,
+    attributes__name as metric_name,
+    attributes__integration__name as integration_name,
+    attributes__integration__category as integration_category,
+    cast(attributes__created as timestamptz) as created_at,
+    cast(attributes__updated as timestamptz) as updated_at
+from source

@@ -1,0 +1,9 @@
+select
+    id as product_id,
+    title,
+    product_type,
+    vendor,
+    status,
+    cast(created_at as timestamptz) as created_at,
+    cast(updated_at as timestamptz) as updated_at
+from {{ source('shopify', 'products') }}

@@ -1,0 +1,7 @@
+select
+    id as refund_transaction_id,
+    refund_id,
+    order_id,
+    kind,
+    cast(amount as decimal(18, 2)) as amount
+from {{ source('shopify', 'orders__refunds__transactions') }}

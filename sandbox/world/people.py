@@ -1,0 +1,154 @@
+"""Drawing people: hidden behavioural parameters (vectorised per chunk) and their identifiers.
+
+A person is a plain dict (JSON-serialisable, kept in `people.parquet` beside the truth files) so `advance`
+continues each life exactly where generation left it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sandbox.world.config import CATEGORIES, COUNTRIES, Rates
+from sandbox.world.identity import (
+    CITIES,
+    FIRST_NAMES,
+    LAST_NAMES,
+    PERSONAL_DOMAINS,
+    WORK_DOMAINS,
+    base_email,
+    e164_phone,
+)
+
+DAY = 86_400.0
+SOURCES = ("organic", "paid_social", "email", "referral")
+SOURCE_WEIGHTS = (0.45, 0.25, 0.15, 0.15)
+COUNTRY_WEIGHTS = (0.55, 0.25, 0.20)
+
+
+def hex_id(rng: np.random.Generator, n_bytes: int = 16) -> str:
+    return rng.bytes(n_bytes).hex()
+
+
+def device_uuid(rng: np.random.Generator, upper: bool) -> str:
+    h = hex_id(rng)
+    text = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return text.upper() if upper else text
+
+
+def draw_chunk(rng: np.random.Generator, rates: Rates, serials: np.ndarray, acquired_at: np.ndarray) -> list[dict]:
+    """One person per serial, acquired at the given times. Every random draw is vectorised over the chunk."""
+    n = len(serials)
+    if n == 0:
+        return []
+    lam_mean = rates.purchase_rate_mean_per_year / 365.0
+    lam = rng.gamma(rates.purchase_rate_shape, lam_mean / rates.purchase_rate_shape, n)
+    mu_mean = rates.dropout_rate_mean_per_year / 365.0
+    mu = rng.gamma(rates.dropout_rate_shape, mu_mean / rates.dropout_rate_shape, n)
+    dropout_at = acquired_at + rng.exponential(1.0, n) / mu * DAY
+    interests = rng.dirichlet(np.full(len(CATEGORIES), 0.4), n)
+    # Engagement propensity: mean `email_open` of delivered while alive (Beta(2, 2/p - 2) has mean p).
+    email_prop = rng.beta(2.0, 2.0 / rates.email_open - 2.0, n)
+    prefs = rng.dirichlet((3.0, 1.5, 1.5), n)
+    source = rng.choice(len(SOURCES), n, p=SOURCE_WEIGHTS)
+    country = rng.choice(len(COUNTRIES), n, p=COUNTRY_WEIGHTS)
+    two_emails = rng.random(n) < rates.people_with_two_emails
+    subscribed = rng.random(n) < rates.email_subscribers
+    subscribed_at = acquired_at + rng.exponential(20 * DAY, n)
+    wants_account = rng.random(n) < 0.45
+    registration_at = acquired_at + rng.exponential(30 * DAY, n)
+    # Sales talks to people who buy big and often: CRM membership leans on lambda.
+    crm_weight = np.clip(lam / lam_mean, 0.2, 5.0)
+    crm = rng.random(n) < rates.crm_contact_people * crm_weight / crm_weight.mean()
+    trade = crm & (rng.random(n) < 0.12)
+    n_web = 1 + rng.poisson(0.8, n)
+    has_app = rng.random(n) < np.clip(prefs[:, 1] * 2.0, 0, 1)
+    phone_digits = rng.integers(0, 10, (n, 10))
+    loyalty = rng.integers(10_000_000, 99_999_999, n)
+    name_ix = rng.integers(0, 20, (n, 2))
+    city_ix = rng.integers(0, 4, n)
+    domain_ix = rng.integers(0, 4, (n, 2))
+    second_is_work = rng.random(n) < 0.6
+
+    people = []
+    for i in range(n):
+        c = COUNTRIES[country[i]]
+        first, last = FIRST_NAMES[c][name_ix[i, 0]], LAST_NAMES[c][name_ix[i, 1]]
+        serial = int(serials[i])
+        emails = [base_email(first, last, serial, PERSONAL_DOMAINS[c][domain_ix[i, 0]])]
+        if two_emails[i]:
+            domain = WORK_DOMAINS[domain_ix[i, 1]] if second_is_work[i] else PERSONAL_DOMAINS[c][domain_ix[i, 1]]
+            emails.append(f"{first[0].lower()}{last.lower()}{serial}@{domain}")
+        # Half of web devices would sign in once their owner has an account; with accounts for about
+        # 60% of people that leaves ~70% of web devices never logged in.
+        devices = [{"id": device_uuid(rng, False), "kind": "web", "lib": "web", "logs_in": bool(rng.random() < 0.5)}
+                   for _ in range(n_web[i])]
+        if has_app[i]:
+            lib = "iphone" if rng.random() < 0.55 else "android"
+            devices.append({"id": device_uuid(rng, lib == "iphone"), "kind": "app", "lib": lib})
+        people.append({
+            "person_id": f"P{serial:08d}",
+            "country": c,
+            "first_name": first,
+            "last_name": last,
+            "city": CITIES[c][city_ix[i]][0],
+            "zip": CITIES[c][city_ix[i]][1],
+            "emails": emails,
+            "phone": e164_phone(c, "".join(map(str, phone_digits[i]))),
+            "loyalty_number": f"LN{loyalty[i]}",
+            "lam": float(lam[i]),
+            "mu": float(mu[i]),
+            "acquired_at": float(acquired_at[i]),
+            "dropout_at": float(dropout_at[i]),
+            "interests": [round(float(x), 6) for x in interests[i]],
+            "email_propensity": float(email_prop[i]),
+            "prefs": [float(x) for x in prefs[i]],
+            "source": SOURCES[source[i]],
+            "fbclid": f"IwAR{hex_id(rng, 12)}" if SOURCES[source[i]] == "paid_social" else None,
+            "devices": devices,
+            "wants_account": bool(wants_account[i]),
+            "registration_at": float(registration_at[i]),
+            "customer_id": None,
+            "customer_created": None,
+            "customer_updated": None,
+            "profile_id": None,
+            "profile_created": None,
+            "profile_updated": None,
+            "subscribed": bool(subscribed[i]),
+            "subscribed_at": float(subscribed_at[i]),
+            "unsubscribed_at": None,
+            "crm": bool(crm[i]),
+            "trade": bool(trade[i]),
+            "contacts": [],
+            "deals": [],
+            "company_id": None,
+            "family_email_of": None,
+            "orders": 0,
+            "spent": 0.0,
+            "first_order_at": None,
+            "last_order_at": None,
+            "sessions": 0,
+        })
+    return people
+
+
+def pair_family_and_devices(rng: np.random.Generator, rates: Rates, people: list[dict]) -> None:
+    """Households: a few people share one email with a partner; a few devices are used by a second person."""
+    n = len(people)
+    if n < 4:
+        return
+    n_pairs = int(round(n * rates.family_email_people / 2))
+    order = rng.permutation(n)
+    for k in range(n_pairs):
+        a, b = people[order[2 * k]], people[order[2 * k + 1]]
+        # b reads and writes a's mailbox too; b keeps any address of their own as a second one
+        b["emails"] = [a["emails"][0]] + b["emails"][1:]
+        b["family_email_of"] = a["person_id"]
+        b["country"], b["city"], b["zip"] = a["country"], a["city"], a["zip"]
+    all_devices = [(i, d) for i, p in enumerate(people) for d in p["devices"]]
+    shared = rng.random(len(all_devices)) < rates.shared_devices
+    for (i, device), is_shared in zip(all_devices, shared, strict=True):
+        if is_shared:
+            j = int(rng.integers(0, n - 1))
+            j = j + 1 if j >= i else j
+            device["shared_with"] = people[j]["person_id"]
+            people[j].setdefault("borrowed_devices", []).append(dict(device, owner=people[i]["person_id"]))
