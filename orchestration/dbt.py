@@ -7,6 +7,7 @@ dagster-dbt reads target/manifest.json when the Definitions are imported; `prepa
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -17,6 +18,11 @@ from cdp.paths import dbt_project_dir, warehouse_path
 def dbt_environment() -> None:
     """dbt's profile reads the warehouse path from CDP_WAREHOUSE; cdp.paths is the one place that knows it."""
     os.environ["CDP_WAREHOUSE"] = str(warehouse_path())
+
+
+def dbt_executable() -> str:
+    """dbt from this environment, whether or not the virtualenv is on PATH (`.venv/bin/pytest` alone isn't)."""
+    return str(Path(sys.executable).with_name("dbt"))
 
 
 def cdp_dbt_project() -> DbtProject:

@@ -8,6 +8,7 @@ from dagster_dlt import DagsterDltResource
 
 from orchestration.assets.dbt_models import cdp_dbt_models, dbt_project
 from orchestration.assets.ingestion import ingestion_assets
+from orchestration.dbt import dbt_executable
 
 # Everything: ingest every source, then build the models downstream of them.
 refresh_job = define_asset_job("refresh", selection=AssetSelection.all())
@@ -16,7 +17,7 @@ defs = Definitions(
     assets=[*ingestion_assets, cdp_dbt_models],
     jobs=[refresh_job],
     schedules=[ScheduleDefinition(name="hourly_refresh", job=refresh_job, cron_schedule="0 * * * *")],
-    resources={"dlt": DagsterDltResource(), "dbt": DbtCliResource(project_dir=dbt_project)},
+    resources={"dlt": DagsterDltResource(), "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())},
     # Steps in one process: the multiprocess executor costs ~1.8 s per step on 2 cores (engineering.md, trap
     # 10), and every step here writes the one DuckDB file anyway.
     executor=in_process_executor,

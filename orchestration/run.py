@@ -49,6 +49,8 @@ def materialize(selection: list[str] | None = None):
             graph = defs.resolve_asset_graph()
             asset_selection = list(AssetSelection.from_string(" or ".join(selection)).resolve(graph))
         return job.execute_in_process(
+            # INFO shows each step's start, end and materializations; DEBUG would add every output and handoff.
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             instance=instance,
             tags={LAUNCHED_BY_TAG: "cdp"},
             asset_selection=asset_selection,

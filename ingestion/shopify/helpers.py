@@ -28,11 +28,6 @@ class ShopifyAdminClient:
         client_id: str | None = None,
         client_secret: str | None = None,
     ):
-        if not access_token and not (client_id and client_secret):
-            raise ValueError(
-                "Shopify needs credentials: set sources.shopify.access_token, or sources.shopify.client_id and "
-                "sources.shopify.client_secret (dlt secrets or SOURCES__SHOPIFY__... environment variables)."
-            )
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
         self._client_id, self._client_secret = client_id, client_secret
@@ -69,6 +64,13 @@ class ShopifyAdminClient:
         return response
 
     def _current_token(self) -> str:
+        # Checked at the first request, not when the source is built: the Dagster asset graph builds every
+        # source to list its resources and must load before credentials are configured.
+        if not self._token and not (self._client_id and self._client_secret):
+            raise ValueError(
+                "Shopify needs credentials: set sources.shopify.access_token, or sources.shopify.client_id and "
+                "sources.shopify.client_secret (dlt secrets or SOURCES__SHOPIFY__... environment variables)."
+            )
         if not self._token:
             self._token = self._fetch_token()
         return self._token

@@ -4,8 +4,6 @@ The dbt sources are named after the vendor and their tables after the resources,
 source keys (`[source_name, table_name]`) are exactly these keys and the lineage graph has no gap.
 """
 
-from __future__ import annotations
-
 import dlt
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
@@ -32,13 +30,14 @@ def source_for_specs(name: str) -> dlt.sources.DltSource:
 
     dlt resolves configuration when a source is called (engineering.md, trap 8). Missing secrets must not stop
     the asset graph from loading (the UI should show it even before credentials are set), so they get
-    placeholders here; every run builds the source again with the real configuration.
+    placeholders here; every run builds the source again with the real configuration. The placeholder also
+    parses as a date, because sources parse `start_date` when they are built.
     """
     factory = source_factory(name)
     try:
         return factory()
     except ConfigFieldMissingException as missing:
-        return factory(**{field: "<not configured>" for field in missing.fields})
+        return factory(**{field: "1970-01-01" for field in missing.fields})
 
 
 def _ingestion_assets(name: str):
@@ -46,7 +45,6 @@ def _ingestion_assets(name: str):
         dlt_source=source_for_specs(name),
         dlt_pipeline=make_pipeline(name),
         name=f"{name}_ingestion",
-        group_name=name,
         dagster_dlt_translator=CdpDltTranslator(),
         pool=WAREHOUSE_POOL,
     )
