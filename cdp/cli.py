@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import typer
 
@@ -44,7 +43,6 @@ def sandbox_generate(
     force: bool = typer.Option(False, help="Replace an existing world (its warehouse is NOT wiped: see `cdp reset`)."),
 ) -> None:
     """Generate a world into $CDP_HOME/sandbox (skipped when one exists, unless --force)."""
-    from cdp.clock import set_as_of
     from sandbox.world.generate import generate_world
 
     if (paths.world_dir() / "world.json").exists() and not force:
@@ -54,21 +52,19 @@ def sandbox_generate(
     if paths.world_dir().exists():
         shutil.rmtree(paths.sandbox_dir())
     started = time.monotonic()
+    # The world sets the world clock ($CDP_HOME/clock.json) itself, here and in `advance`.
     world = generate_world(paths.world_dir(), size=size, seed=seed)
-    set_as_of(_parse_time(world["as_of"]))
     typer.echo(f"Generated the {size} world (seed {seed}) in {time.monotonic() - started:.1f} s, as of {world['as_of']}.")
 
 
 @sandbox_app.command("advance")
 def sandbox_advance(days: int = typer.Option(1, min=1, help="Whole days to move the world clock forward.")) -> None:
     """Move the world forward: new people, orders and events, updated records, late events delivered."""
-    from cdp.clock import set_as_of
     from sandbox.world.advance import advance_world
 
     _world()
     summary = advance_world(paths.world_dir(), days)
     world = _world()
-    set_as_of(_parse_time(world["as_of"]))
     typer.echo(f"The world is now as of {world['as_of']}.")
     typer.echo(json.dumps(summary, indent=2, default=str))
 
@@ -205,12 +201,6 @@ def reset(yes: bool = typer.Option(False, "--yes", help="Do not ask.")) -> None:
         typer.confirm(f"Delete everything under {home}?", abort=True)
     shutil.rmtree(home)
     typer.echo(f"Removed {home}.")
-
-
-def _parse_time(text: str):
-    from datetime import datetime
-
-    return datetime.fromisoformat(text)
 
 
 if __name__ == "__main__":

@@ -29,11 +29,11 @@ def source_table_counts(database: Path | None = None) -> list[tuple[str, str, in
 def print_table(headers: list[str], rows: list[tuple], title: str) -> None:
     print(f"\n{title}")
     widths = [max(len(str(h)), *(len(_fmt(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    print("  " + "  ".join(str(h).ljust(w) for h, w in zip(headers, widths)))
+    print("  " + "  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)))
     print("  " + "  ".join("-" * w for w in widths))
     for row in rows:
         print("  " + "  ".join(_fmt(v).rjust(w) if isinstance(v, int | float) else _fmt(v).ljust(w)
-                               for v, w in zip(row, widths)))
+                               for v, w in zip(row, widths, strict=True)))
 
 
 def _fmt(value) -> str:

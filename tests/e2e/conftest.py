@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import pytest
 
@@ -28,12 +27,9 @@ def isolated_cdp_home(e2e_home, monkeypatch):
 
 @pytest.fixture(scope="module")
 def tiny_world(e2e_home):
-    from cdp.clock import set_as_of
     from sandbox.world.generate import generate_world
 
-    world = generate_world(paths.world_dir(), size="tiny", seed=7, progress=lambda _: None)
-    set_as_of(datetime.fromisoformat(world["as_of"]))
-    return world
+    return generate_world(paths.world_dir(), size="tiny", seed=7, progress=lambda _: None)
 
 
 @pytest.fixture(scope="module")

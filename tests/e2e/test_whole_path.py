@@ -86,13 +86,10 @@ def test_a_second_run_loads_nothing_twice(sandbox_url):
 
 
 def test_after_a_day_the_incremental_run_is_bounded_by_the_change_and_equals_the_emulators(sandbox_url):
-    from cdp.clock import set_as_of
     from sandbox.world.advance import advance_world
 
     before = table_counts()
     summary = advance_world(paths.world_dir(), 1, progress=lambda _: None)
-    world = pd.read_json(paths.world_dir() / "world.json", typ="series")
-    set_as_of(pd.Timestamp(world["as_of"]).to_pydatetime())
     reset_request_log(sandbox_url)
     materialize()
     counts = request_counts(sandbox_url)
