@@ -8,13 +8,17 @@ from dagster_dlt import DagsterDltResource
 
 from orchestration.assets.dbt_models import cdp_dbt_models, dbt_project
 from orchestration.assets.ingestion import ingestion_assets
+from orchestration.assets.publish import build_published_warehouse
 from orchestration.dbt import dbt_executable
 
 # Everything: ingest every source, then build the models downstream of them.
 refresh_job = define_asset_job("refresh", selection=AssetSelection.all())
 
+warehouse_assets = [*ingestion_assets, cdp_dbt_models]
+published_warehouse = build_published_warehouse([key for assets in warehouse_assets for key in assets.keys])
+
 defs = Definitions(
-    assets=[*ingestion_assets, cdp_dbt_models],
+    assets=[*warehouse_assets, published_warehouse],
     jobs=[refresh_job],
     schedules=[ScheduleDefinition(name="hourly_refresh", job=refresh_job, cron_schedule="0 * * * *")],
     resources={"dlt": DagsterDltResource(), "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())},
