@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import httpx
 
 from cdp.paths import warehouse_path, world_dir
+from cdp.warehouse import read_connection
 from ingestion.pipeline import SOURCE_NAMES
 
 
-def source_table_counts(database: Path | None = None) -> list[tuple[str, str, int]]:
-    """(schema, table, rows) for every table the sources loaded, dlt's bookkeeping tables left out."""
-    con = duckdb.connect(str(database or warehouse_path()), read_only=True)
+def source_table_counts() -> list[tuple[str, str, int]]:
+    """(schema, table, rows) for every table the sources loaded, dlt's bookkeeping tables left out.
+
+    Read from the published copy, like every reader (cdp.warehouse)."""
+    con = read_connection()
     try:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
