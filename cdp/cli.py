@@ -203,5 +203,48 @@ def reset(yes: bool = typer.Option(False, "--yes", help="Do not ask.")) -> None:
     typer.echo(f"Removed {home}.")
 
 
+# -- identity --------------------------------------------------------------------------------------------------
+identity_app = typer.Typer(no_args_is_help=True, help="Identity resolution: why records are together, how well.")
+app.add_typer(identity_app, name="identity")
+
+
+@identity_app.command("explain")
+def identity_explain(identifier: str = typer.Argument(..., help="<type>:<value>, e.g. email:jo@example.com")) -> None:
+    """The profile holding an identifier, its identifiers and the chain of links that joined its records."""
+    from cdp.identity.explain import explain
+    from cdp.warehouse import WarehouseNotPublished, read_connection
+
+    try:
+        con = read_connection()
+    except WarehouseNotPublished as missing:
+        raise typer.BadParameter(str(missing)) from None
+    try:
+        for line in explain(con, identifier):
+            typer.echo(line)
+    except ValueError as bad:
+        raise typer.BadParameter(str(bad)) from None
+    finally:
+        con.close()
+
+
+@identity_app.command("score")
+def identity_score() -> None:
+    """Pairwise precision, recall and F1 against the sandbox's ground truth (sandbox only)."""
+    from cdp.identity.score import score
+    from cdp.warehouse import WarehouseNotPublished, read_connection
+
+    try:
+        con = read_connection()
+    except WarehouseNotPublished as missing:
+        raise typer.BadParameter(str(missing)) from None
+    try:
+        for line in score(con, paths.sandbox_dir()).lines():
+            typer.echo(line)
+    except FileNotFoundError as missing:
+        raise typer.BadParameter(str(missing)) from None
+    finally:
+        con.close()
+
+
 if __name__ == "__main__":
     app()

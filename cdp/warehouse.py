@@ -48,4 +48,8 @@ def read_connection() -> duckdb.DuckDBPyConnection:
         raise WarehouseNotPublished(
             f"No published warehouse at {path} yet: run `make demo` or `cdp materialize` first."
         )
-    return duckdb.connect(str(path), read_only=True)
+    # Attached under the live file's catalog name: dbt's views name their tables `warehouse.<schema>.<table>`.
+    con = duckdb.connect(":memory:")
+    con.execute(f"attach '{path}' as {warehouse_path().stem} (read_only)")
+    con.execute(f"use {warehouse_path().stem}")
+    return con

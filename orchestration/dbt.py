@@ -6,6 +6,7 @@ dagster-dbt reads target/manifest.json when the Definitions are imported; `prepa
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -30,12 +31,15 @@ def cdp_dbt_project() -> DbtProject:
 
 
 def prepare_manifest() -> Path:
-    """Parse the project when the manifest is missing or older than any model, macro or YAML file."""
+    """Parse the project when the manifest is missing or any model, macro, seed or test file changed.
+
+    The fingerprint covers every file's path, size and mtime, so added, moved and deleted files count too.
+    """
     project = cdp_dbt_project()
     manifest = Path(project.manifest_path)
-    sources = [p for d in ("models", "macros", "tests") for p in (dbt_project_dir() / d).rglob("*") if p.is_file()]
-    sources.append(dbt_project_dir() / "dbt_project.yml")
-    if manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources):
+    stamp = manifest.with_name("cdp_manifest_fingerprint")
+    fingerprint = _project_fingerprint()
+    if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return manifest
     from dbt.cli.main import dbtRunner
 
@@ -45,7 +49,16 @@ def prepare_manifest() -> Path:
     )
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception or 'see the dbt log above'}")
+    stamp.write_text(fingerprint)
     return manifest
+
+
+def _project_fingerprint() -> str:
+    root = dbt_project_dir()
+    files = [root / "dbt_project.yml"]
+    files += sorted(p for d in ("models", "macros", "tests", "seeds") for p in (root / d).rglob("*") if p.is_file())
+    entries = [f"{p.relative_to(root)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
 
 from orchestration.assets.dbt_models import cdp_dbt_models, dbt_project
+from orchestration.assets.identity import identity_resolution
 from orchestration.assets.ingestion import ingestion_assets
 from orchestration.assets.publish import build_published_warehouse
 from orchestration.dbt import dbt_executable
@@ -14,7 +15,7 @@ from orchestration.dbt import dbt_executable
 # Everything: ingest every source, then build the models downstream of them.
 refresh_job = define_asset_job("refresh", selection=AssetSelection.all())
 
-warehouse_assets = [*ingestion_assets, cdp_dbt_models]
+warehouse_assets = [*ingestion_assets, cdp_dbt_models, identity_resolution]
 published_warehouse = build_published_warehouse([key for assets in warehouse_assets for key in assets.keys])
 
 defs = Definitions(
