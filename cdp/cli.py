@@ -246,5 +246,35 @@ def identity_score() -> None:
         con.close()
 
 
+# -- sources check ---------------------------------------------------------------------------------------------
+sources_app = typer.Typer(no_args_is_help=True, help="The configured vendor sources.")
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("check")
+def sources_check(
+    sources: list[str] = typer.Argument(None, help="Sources to check (default: all)."),
+    sandbox: bool = typer.Option(False, help="--sandbox checks against the sandbox world instead of .dlt/."),
+) -> None:
+    """One cheap authenticated read per source: connectivity and credentials, nothing loaded."""
+    from cdp.sources_check import check_sources
+
+    def report() -> None:
+        results = check_sources(sources or None)
+        for result in results:
+            typer.echo(result.line())
+        if not all(result.ok for result in results):
+            raise typer.Exit(1)
+
+    if not sandbox:
+        report()
+        return
+    from sandbox.server import sandbox_process
+
+    with sandbox_process(paths.world_dir()) as base_url:
+        _use_sandbox(base_url)
+        report()
+
+
 if __name__ == "__main__":
     app()

@@ -10,8 +10,7 @@ from ingestion.pipeline import SOURCE_NAMES, run_source
 def main(argv: list[str]) -> int:
     names = argv or list(SOURCE_NAMES)
     for name in names:
-        info = run_source(name)
-        print(info)
+        print(run_source(name).summary(), flush=True)
     return 0
 
 

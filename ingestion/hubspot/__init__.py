@@ -20,13 +20,23 @@ from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
-from ingestion.hubspot.helpers import HubSpotApi, boundary, changed_records, parse_time, to_epoch_ms, to_row
+from ingestion.http import GuardedCursorPaginator, VendorSession
+from ingestion.hubspot.helpers import (
+    HubSpotApi,
+    boundary,
+    changed_records,
+    hubspot_session,
+    parse_time,
+    to_epoch_ms,
+    to_row,
+)
 from ingestion.hubspot.settings import (
     OBJECT_ASSOCIATIONS,
     OBJECT_PROPERTIES,
     OWNERS_PAGE_SIZE,
     modified_property,
 )
+from ingestion.pipeline import deferred_failure
 
 EPOCH = "1970-01-01T00:00:00+00:00"
 
@@ -38,9 +48,10 @@ def hubspot_source(
     start_date: str | None = None,
 ) -> list[DltResource]:
     start = parse_start_date(start_date)
-    api = HubSpotApi(base_url, access_token)
+    session = hubspot_session()
+    api = HubSpotApi(base_url, access_token, session)
     objects = [object_resource(api, object_type, start) for object_type in OBJECT_PROPERTIES]
-    return [*objects, *reference_resources(base_url, access_token)]
+    return [*objects, *reference_resources(base_url, access_token, session)]
 
 
 def parse_start_date(start_date: str | None) -> datetime:
@@ -72,16 +83,19 @@ def object_resource(api: HubSpotApi, object_type: str, start: datetime) -> DltRe
         previous = state.get("boundary")
         already_loaded = previous["ids"] if previous and previous["at"] == since_ms else []
         search = api.search_page(object_type, properties)
-        for page in changed_records(search, modified_property(object_type), since_ms, already_loaded):
-            ids = [str(result["id"]) for result in page]
-            links = {to_type: api.associations(object_type, to_type, ids) for to_type in to_types}
-            rows = [
-                to_row(result, {to_type: links[to_type].get(str(result["id"]), []) for to_type in to_types})
-                for result in page
-            ]
-            previous = boundary(rows, previous)
-            state["boundary"] = previous
-            yield rows
+        # Pages come oldest first and the boundary moves with each: a failure part-way loads what was read.
+        with deferred_failure("hubspot"):
+            for page in changed_records(search, modified_property(object_type), since_ms, already_loaded):
+                ids = [str(result["id"]) for result in page]
+                links = {to_type: api.associations(object_type, to_type, ids) for to_type in to_types}
+                rows = [
+                    to_row(result, {to_type: links[to_type].get(str(result["id"]), []) for to_type in to_types},
+                           table=object_type)
+                    for result in page
+                ]  # fmt: skip
+                previous = boundary(rows, previous)
+                state["boundary"] = previous
+                yield rows
 
     return dlt.resource(
         read,
@@ -92,12 +106,13 @@ def object_resource(api: HubSpotApi, object_type: str, start: datetime) -> DltRe
     )
 
 
-def reference_resources(base_url: str, access_token: str) -> list[DltResource]:
+def reference_resources(base_url: str, access_token: str, session: VendorSession) -> list[DltResource]:
     """Owners and deal pipelines: a few dozen rows, read whole on every run."""
     config: RESTAPIConfig = {
         "client": {
             "base_url": base_url.rstrip("/") + "/",
             "auth": {"type": "bearer", "token": access_token},
+            "session": session,
         },
         "resource_defaults": {"primary_key": "id", "write_disposition": "merge"},
         "resources": [
@@ -107,11 +122,7 @@ def reference_resources(base_url: str, access_token: str) -> list[DltResource]:
                     "path": "crm/v3/owners",
                     "params": {"limit": OWNERS_PAGE_SIZE, "archived": "false"},
                     "data_selector": "results",
-                    "paginator": {
-                        "type": "cursor",
-                        "cursor_path": "paging.next.after",
-                        "cursor_param": "after",
-                    },
+                    "paginator": GuardedCursorPaginator("hubspot", "paging.next.after", "after"),
                 },
             },
             {

@@ -1,7 +1,8 @@
 """HubSpot I/O and the paging logic around it.
 
-The only module that talks HTTP. Requests go through dlt's requests helper, which retries 429 and 5xx
-answers and honours Retry-After (HubSpot's search allows about 5 requests per second).
+The only module that talks HTTP. Requests go through the shared vendor session (ingestion/http.py): paced
+under HubSpot's search limit (about 5 requests per second), retried on 429 and 5xx honouring Retry-After,
+and failing at once, naming the setting, when HubSpot refuses the token.
 
 Search never pages past its 10,000th result, so `changed_records` reads a time window in slices: when a
 query reaches the cap it starts again from the last modification time it saw, and when 10,000 records share
@@ -14,8 +15,16 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from dlt.sources.helpers import requests
+import requests
 
+from ingestion.http import (
+    CursorGuard,
+    SchemaDriftError,
+    TransientError,
+    VendorSession,
+    default_problem,
+    error_text,
+)
 from ingestion.hubspot.settings import ASSOCIATIONS_BATCH_SIZE, SEARCH_PAGE_SIZE, SEARCH_RESULT_CAP
 
 SearchPage = Callable[[list[dict], str, int], dict]
@@ -42,16 +51,40 @@ def modified_ms(result: dict) -> int:
     return to_epoch_ms(parse_time(result["updatedAt"]))
 
 
-def to_row(result: dict, associations: dict[str, list[dict]] | None = None) -> dict:
+def to_row(result: dict, associations: dict[str, list[dict]] | None = None, table: str = "objects") -> dict:
     """A search result as loaded: vendor field names, timestamps parsed, associations as nested lists."""
     row = {
         "id": str(result["id"]),
         "properties": result.get("properties") or {},
-        "createdAt": parse_time(result.get("createdAt")),
-        "updatedAt": parse_time(result.get("updatedAt")),
-        "archived": bool(result.get("archived", False)),
+        "createdAt": _timestamp(result, "createdAt", table),
+        "updatedAt": _timestamp(result, "updatedAt", table),
+        "archived": _boolean(result, "archived", table),
     }
     return {**row, **(associations or {})}
+
+
+def _drift(table: str, column: str, value, expected: str) -> SchemaDriftError:
+    return SchemaDriftError(
+        f"Schema drift in table hubspot.{table}, column {column}: HubSpot sent {str(value)[:80]!r} where "
+        f"{expected} was expected. The table's contract freezes column types because the incremental cursor "
+        f"and the staging models depend on it. What to do: check HubSpot's changelog for {column}; if the "
+        f"change is intended, convert it in ingestion/hubspot/helpers.py (to_row) and rerun. The rows before "
+        f"this record are loaded and the rerun resumes from them."
+    )
+
+
+def _timestamp(result: dict, column: str, table: str) -> datetime | None:
+    try:
+        return parse_time(result.get(column))
+    except (TypeError, ValueError, AttributeError):
+        raise _drift(table, column, result.get(column), "an ISO 8601 timestamp") from None
+
+
+def _boolean(result: dict, column: str, table: str) -> bool:
+    value = result.get(column, False)
+    if not isinstance(value, bool):
+        raise _drift(table, column, value, "true or false")
+    return value
 
 
 def association_rows(batch_answer: dict) -> dict[str, list[dict]]:
@@ -111,6 +144,7 @@ def changed_records(
         # The latest instant seen in this window and the ids yielded (or skipped) at it.
         last_ms, ids_at_last = window_start, set(skip)
         after = 0
+        guard = CursorGuard("hubspot", f"search on {modified} >= {window_start}")
         while True:
             answer = search([_filter(modified, "GTE", window_start)], modified, after)
             results = answer.get("results") or []
@@ -127,6 +161,7 @@ def changed_records(
                 return
             if _reaches_cap(next_after):
                 break
+            guard.follow(next_after)
             after = next_after
         if last_ms == window_start:
             # The whole capped window shares one instant: narrowing by time cannot help, so page by id.
@@ -143,6 +178,7 @@ def _records_at_instant(
     last_id = highest_id = 0
     while True:
         after = 0
+        guard = CursorGuard("hubspot", f"search at {modified} = {instant_ms}")
         while True:
             # The id bound changes only between queries: paging a query keeps its filters unchanged.
             filters = [_filter(modified, "EQ", instant_ms), _filter("hs_object_id", "GT", last_id)]
@@ -157,6 +193,7 @@ def _records_at_instant(
                 return
             if _reaches_cap(next_after):
                 break
+            guard.follow(next_after)
             after = next_after
         last_id = highest_id
 
@@ -168,12 +205,40 @@ def _filter(prop: str, operator: str, value: int) -> dict:
 # -- HTTP --------------------------------------------------------------------------------------------
 
 
+REFUSED = {
+    401: "sources.hubspot.access_token (a private app token, or expired)",
+    403: "the private app's scopes (crm.objects.<type>.read for each object read)",
+}
+
+
+class HubSpotRequestError(RuntimeError):
+    pass
+
+
+def hubspot_problem(response: requests.Response) -> TransientError | None:
+    """HubSpot's DAILY limit does not clear in seconds: ask for a day, which fails the run with that reason."""
+    if response.status_code == 429:
+        try:
+            policy = response.json().get("policyName")
+        except ValueError:
+            policy = None
+        if policy == "DAILY":
+            return TransientError("daily request limit reached (429 DAILY)", 24 * 3600.0)
+    return default_problem(response)
+
+
+def hubspot_session() -> VendorSession:
+    """The one session of the source (object reads, associations, owners, pipelines)."""
+    return VendorSession("hubspot", refused=REFUSED, classify=hubspot_problem)
+
+
 class HubSpotApi:
     """The two calls the object resources make; owners and pipelines go through dlt's rest_api."""
 
-    def __init__(self, base_url: str, access_token: str):
+    def __init__(self, base_url: str, access_token: str, session: VendorSession | None = None):
         self.base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        self._session = session or hubspot_session()
 
     def search_page(self, object_type: str, properties: Iterable[str]) -> SearchPage:
         def search(filters: list[dict], sort_property: str, after: int) -> dict:
@@ -200,5 +265,7 @@ class HubSpotApi:
         return links
 
     def _post(self, path: str, body: dict) -> dict:
-        response = requests.post(f"{self.base_url}{path}", json=body, headers=self._headers)
+        response = self._session.post(f"{self.base_url}{path}", json=body, headers=self._headers)
+        if response.status_code not in (200, 207):
+            raise HubSpotRequestError(f"HubSpot answered {response.status_code} for POST {path}: {error_text(response)}")
         return response.json()

@@ -37,14 +37,17 @@ def klaviyo_source(
     start_date: ISO date-time; records changed before it are not read on the first run.
     """
     start = start_date or DEFAULT_START_DATE
-    resources = rest_api_resources(rest_api_config(base_url, api_key, revision, start))
-    return [*resources, campaigns_resource(base_url, api_key, revision, start, tuple(campaign_channels))]
+    session = helpers.klaviyo_session()
+    resources = rest_api_resources(rest_api_config(base_url, api_key, revision, start, session))
+    campaigns = campaigns_resource(base_url, api_key, revision, start, tuple(campaign_channels), session)
+    return [*resources, campaigns]
 
 
-def rest_api_config(base_url: str, api_key: str, revision: str, start: str) -> RESTAPIConfig:
+def rest_api_config(base_url: str, api_key: str, revision: str, start: str, session=None) -> RESTAPIConfig:
     return {
         "client": {
             "base_url": base_url,
+            "session": session or helpers.klaviyo_session(),
             "headers": helpers.headers(revision),
             "auth": helpers.auth(api_key),
             "paginator": helpers.next_link_paginator(),
@@ -107,7 +110,9 @@ def rest_api_config(base_url: str, api_key: str, revision: str, start: str) -> R
     }
 
 
-def campaigns_resource(base_url: str, api_key: str, revision: str, start: str, channels: tuple[str, ...]):
+def campaigns_resource(
+    base_url: str, api_key: str, revision: str, start: str, channels: tuple[str, ...], session=None
+):
     @dlt.resource(
         name="campaigns", primary_key="id", write_disposition="merge", columns=COLUMN_HINTS["campaigns"]
     )
@@ -115,6 +120,8 @@ def campaigns_resource(base_url: str, api_key: str, revision: str, start: str, c
         # dlt binds the incremental cursor (and its state) through this default: its documented idiom.
         updated_at=dlt.sources.incremental("attributes.updated_at", initial_value=start),  # noqa: B008
     ) -> Iterator[list[dict]]:
-        yield from helpers.fetch_campaigns(base_url, api_key, revision, channels, updated_at.start_value)
+        yield from helpers.fetch_campaigns(
+            base_url, api_key, revision, channels, updated_at.start_value, session or helpers.klaviyo_session()
+        )
 
     return campaigns

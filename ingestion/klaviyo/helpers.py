@@ -6,9 +6,19 @@ from collections.abc import Iterator
 
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
-from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
 
+from ingestion.http import GuardedLinkPaginator, VendorSession
 from ingestion.klaviyo.settings import PAGE_SIZES
+
+REFUSED = {
+    401: "sources.klaviyo.api_key (a private API key)",
+    403: "the private key's scopes: profiles:read, lists:read, metrics:read, events:read, campaigns:read",
+}
+
+
+def klaviyo_session() -> VendorSession:
+    """The source's one session: every resource shares its pacing, retries and request counts."""
+    return VendorSession("klaviyo", refused=REFUSED)
 
 
 def auth(api_key: str) -> APIKeyAuth:
@@ -20,9 +30,9 @@ def headers(revision: str) -> dict[str, str]:
     return {"revision": revision, "accept": "application/vnd.api+json"}
 
 
-def next_link_paginator() -> JSONLinkPaginator:
+def next_link_paginator() -> GuardedLinkPaginator:
     # Klaviyo puts the next page's full URL, cursor included, in links.next; absent on the last page.
-    return JSONLinkPaginator(next_url_path="links.next")
+    return GuardedLinkPaginator("klaviyo", next_url_path="links.next")
 
 
 def campaigns_filter(channel: str, updated_after: str) -> str:
@@ -30,11 +40,17 @@ def campaigns_filter(channel: str, updated_after: str) -> str:
 
 
 def fetch_campaigns(
-    base_url: str, api_key: str, revision: str, channels: tuple[str, ...], updated_after: str
+    base_url: str,
+    api_key: str,
+    revision: str,
+    channels: tuple[str, ...],
+    updated_after: str,
+    session: VendorSession,
 ) -> Iterator[list[dict]]:
     """Pages of campaigns changed after `updated_after`, channel by channel."""
     client = RESTClient(
         base_url=base_url,
+        session=session,
         headers=headers(revision),
         auth=auth(api_key),
         paginator=next_link_paginator(),

@@ -29,11 +29,15 @@ from ingestion.meta.settings import (
     JSON_COLUMNS,
     LEAD_FIELDS,
     LEADGEN_FORM_FIELDS,
+    TYPED_COLUMNS,
 )
 
 
 def _json_columns(resource: str) -> dict:
-    return {name: {"data_type": "json"} for name in JSON_COLUMNS.get(resource, ())}
+    return {
+        **{name: {"data_type": "json"} for name in JSON_COLUMNS.get(resource, ())},
+        **TYPED_COLUMNS.get(resource, {}),
+    }
 
 
 @dlt.source(name="meta")

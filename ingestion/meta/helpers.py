@@ -9,8 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 
-from dlt.sources.helpers import requests
-
+from ingestion.http import REQUEST_STATS, CursorGuard, SourceConfigurationError, VendorSession
 from ingestion.meta.settings import (
     MAX_THROTTLE_WAIT_SECONDS,
     MAX_THROTTLED_ATTEMPTS,
@@ -44,7 +43,12 @@ def is_throttled(error: Mapping) -> bool:
     return error.get("code") in THROTTLING_CODES
 
 
-def throttle_wait_seconds(headers: Mapping[str, str], attempt: int) -> float:
+def throttle_wait_seconds(
+    headers: Mapping[str, str],
+    attempt: int,
+    backoff_seconds: float = THROTTLE_BACKOFF_SECONDS,
+    max_wait_seconds: float = MAX_THROTTLE_WAIT_SECONDS,
+) -> float:
     """How long to wait after a throttled answer: Meta's own estimate when it gives one, else backoff.
 
     `X-Business-Use-Case-Usage` is `{"<account id>": [{"type", "call_count", ..., "estimated_time_to_regain_access":
@@ -64,8 +68,8 @@ def throttle_wait_seconds(headers: Mapping[str, str], attempt: int) -> float:
         for entry in entries:
             if isinstance(entry, dict):
                 minutes = max(minutes, int(entry.get("estimated_time_to_regain_access") or 0))
-    backoff = THROTTLE_BACKOFF_SECONDS * 2**attempt
-    return min(MAX_THROTTLE_WAIT_SECONDS, minutes * 60 if minutes else backoff)
+    backoff = backoff_seconds * 2**attempt
+    return min(max_wait_seconds, minutes * 60 if minutes else backoff)
 
 
 def appsecret_proof(access_token: str, app_secret: str) -> str:
@@ -97,9 +101,23 @@ def lead_filtering(created_after: int) -> str:
 # -- the client -----------------------------------------------------------------------------------------
 
 
+def configuration_problem(error: Mapping, path: str) -> str | None:
+    """The setting to check when Meta refuses what is configured, or None for any other error."""
+    code = error.get("code")
+    if code == 190:
+        return "sources.meta.access_token (a system-user token with ads_read and leads_retrieval; expired?)"
+    if code in (10, 200) or (isinstance(code, int) and 200 <= code < 300):
+        return "the token's permissions: ads_read, leads_retrieval, pages_manage_ads"
+    if code == 100 and error.get("error_subcode") == 33:
+        node = path.split("/", 1)[0]
+        return "sources.meta.ad_account_id" if node.startswith("act_") else f"sources.meta.page_id (or form {node})"
+    return None
+
+
 class GraphClient:
-    """GET `{base_url}/{api_version}/{path}` and follow the pages. dlt's client underneath retries 429, 5xx
-    and dropped connections; this class adds Meta's throttling codes, which arrive as HTTP 400."""
+    """GET `{base_url}/{api_version}/{path}` and follow the pages. The shared vendor session underneath
+    retries 5xx, timeouts, dropped connections and cut bodies; this class adds Meta's throttling codes, which
+    arrive as HTTP 400, and fails at once, naming the setting, on a refused token or an unknown account."""
 
     def __init__(
         self,
@@ -114,13 +132,15 @@ class GraphClient:
         if app_secret:
             self.auth["appsecret_proof"] = appsecret_proof(access_token, app_secret)
         self.sleep = sleep
-        self.session = requests.Client(raise_for_status=False).session
+        self.session = VendorSession("meta")
 
     def pages(self, path: str, params: Mapping[str, object]) -> Iterator[list[dict]]:
         body = self._get(path, f"{self.root}/{path}", {**params, **self.auth})
         yield body.get("data", [])
+        guard = CursorGuard("meta", path)
         while next_url := body.get("paging", {}).get("next"):
             # `next` is a full URL that already carries every parameter, the token included.
+            guard.follow(next_url)
             body = self._get(path, next_url, None)
             yield body.get("data", [])
 
@@ -135,8 +155,17 @@ class GraphClient:
                 return body
             error = error_of(body)
             if is_throttled(error) and attempt + 1 < MAX_THROTTLED_ATTEMPTS:
-                self.sleep(throttle_wait_seconds(response.headers, attempt))
+                REQUEST_STATS.add("meta", "retries")
+                REQUEST_STATS.add("meta", f"retries: throttled (code {error.get('code')})")
+                policy = self.session.policy
+                self.sleep(
+                    throttle_wait_seconds(response.headers, attempt, policy.backoff_seconds, policy.max_wait_seconds)
+                )
                 continue
+            if setting := configuration_problem(error, path):
+                raise SourceConfigurationError(
+                    f"Meta refused {path} (code {error.get('code')}: {error.get('message', '')}). Check {setting}."
+                )
             # The path, never the URL: the URL carries the access token.
             raise MetaApiError(path, response.status_code, error)
         raise AssertionError("unreachable")

@@ -22,3 +22,14 @@ MAX_THROTTLED_ATTEMPTS = 5
 # Exponential backoff when Meta gives no estimate: 30 s, 60 s, 120 s, ...; never more than an hour.
 THROTTLE_BACKOFF_SECONDS = 30.0
 MAX_THROTTLE_WAIT_SECONDS = 3600.0
+
+# Meta sends numbers and dates as strings. Typing the counts and days the models compute on makes a change in them a
+# refused type (the frozen contract) rather than text the staging casts would choke on later. (Spend stays text: staging reads its exact digits.)
+TYPED_COLUMNS = {
+    "insights": {
+        "impressions": {"data_type": "bigint"},
+        "clicks": {"data_type": "bigint"},
+        "date_start": {"data_type": "date"},
+        "date_stop": {"data_type": "date"},
+    },
+}

@@ -16,7 +16,13 @@ from dlt.sources import DltResource
 
 from cdp.clock import as_of
 from ingestion.mixpanel import helpers
-from ingestion.mixpanel.settings import DEFAULT_DAYS_PER_EXPORT, DEFAULT_LOOKBACK_DAYS, DEFAULT_ROWS_PER_BATCH
+from ingestion.mixpanel.settings import (
+    CONTRACT,
+    DEFAULT_DAYS_PER_EXPORT,
+    DEFAULT_LOOKBACK_DAYS,
+    DEFAULT_ROWS_PER_BATCH,
+)
+from ingestion.pipeline import deferred_failure
 
 
 @dlt.source(name="mixpanel")
@@ -37,16 +43,19 @@ def mixpanel_source(
     if lookback_days < 0:
         raise ValueError(f"lookback_days must not be negative, got {lookback_days}")
     first_day = datetime.fromisoformat(start_date).date()
+    session = helpers.mixpanel_session()
 
-    @dlt.resource(name="events", primary_key="insert_id", write_disposition="merge")
+    @dlt.resource(name="events", primary_key="insert_id", write_disposition="merge", schema_contract=CONTRACT)
     def events() -> Iterator[pa.Table]:
         state = dlt.current.resource_state()
         today = as_of().date()
         start = helpers.first_export_day(state.get("exported_through"), first_day, lookback_days, today)
-        for from_day, to_day in helpers.export_windows(start, today, days_per_export):
-            with helpers.downloaded_export(base_url, project_id, username, secret, from_day, to_day) as path:
-                yield from helpers.read_event_batches(path, rows_per_batch)
-        # The state is committed with the load package, so a failed run leaves the previous value in place.
-        state["exported_through"] = today.isoformat()
+        with deferred_failure("mixpanel"):
+            for from_day, to_day in helpers.export_windows(start, today, days_per_export):
+                with helpers.downloaded_export(base_url, project_id, username, secret, from_day, to_day, session) as path:
+                    yield from helpers.read_event_batches(path, rows_per_batch)
+                # Window by window: the state is committed with the rows it covers, so a run stopped by a
+                # failure in a later window still loads the earlier ones, and the rerun starts after them.
+                state["exported_through"] = to_day.isoformat()
 
     return events

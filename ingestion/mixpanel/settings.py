@@ -36,3 +36,7 @@ PROPERTY_COLUMNS = {
     "cart_id": "cart_id",
 }
 NUMERIC_COLUMNS = {"price"}
+
+# Typed columns come from the SQL above, so the table's shape changes only with this code: new properties
+# land in the JSON `properties` column, and a type change in `time` fails the load (helpers.events_query).
+CONTRACT = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}

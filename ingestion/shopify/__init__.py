@@ -13,6 +13,7 @@ import dlt
 from dlt.common.time import ensure_pendulum_datetime
 from dlt.sources import DltResource
 
+from ingestion.pipeline import deferred_failure
 from ingestion.shopify.helpers import ShopifyAdminClient, with_parent_ids, with_parsed_cursor
 from ingestion.shopify.settings import API_VERSION, COLUMN_HINTS, MAX_PAGE_SIZE, RESOURCES
 
@@ -46,7 +47,9 @@ def _resource(
         if updated_at.last_value is not None:
             # Inclusive: records sharing the last cursor value come back once and dlt drops those it saw.
             params["updated_at_min"] = updated_at.last_value.isoformat()
-        for page in client.pages(name, params):
-            yield [with_parent_ids(name, with_parsed_cursor(record)) for record in page]
+        # Oldest change first, so dlt's cursor covers exactly the rows yielded: a failure part-way loads them.
+        with deferred_failure("shopify"):
+            for page in client.pages(name, params):
+                yield [with_parent_ids(name, with_parsed_cursor(record)) for record in page]
 
     return records

@@ -1,7 +1,7 @@
 """The Shopify Admin REST client: token, paging by the Link header, one refresh on an expired token.
 
-The only module of the source that does I/O. Requests go through dlt's requests helper, which retries 429
-(Shopify's full leaky bucket) and 5xx answers honouring Retry-After.
+The only module of the source that does I/O. Requests go through the shared vendor session
+(ingestion/http.py): paced under Shopify's leaky bucket, retried on 429 and 5xx honouring Retry-After.
 """
 
 from __future__ import annotations
@@ -9,11 +9,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import requests
 from dlt.common.time import ensure_pendulum_datetime
-from dlt.sources.helpers import requests
+
+from ingestion.http import CursorGuard, SourceConfigurationError, VendorSession
+
+CREDENTIAL_SETTINGS = (
+    "sources.shopify.access_token, or sources.shopify.client_id and sources.shopify.client_secret"
+)
+# 403: the token is valid but lacks a scope; orders older than 60 days need read_all_orders.
+REFUSED = {
+    403: "the app's access scopes: read_customers, read_orders, read_all_orders (orders older than 60 days), "
+    "read_products, read_checkouts"
+}
 
 
-class ShopifyAuthError(RuntimeError):
+class ShopifyAuthError(SourceConfigurationError):
     """Shopify refused the credentials (never carries the token itself)."""
 
 
@@ -32,7 +43,7 @@ class ShopifyAdminClient:
         self.api_version = api_version
         self._client_id, self._client_secret = client_id, client_secret
         self._token = access_token
-        self._http = requests.Client(raise_for_status=False).session
+        self._http = VendorSession("shopify", refused=REFUSED)
 
     def pages(self, resource: str, params: dict[str, Any]) -> Iterator[list[dict]]:
         """Every page of `GET /admin/api/{version}/{resource}.json`, following `rel="next"` links.
@@ -41,10 +52,13 @@ class ShopifyAdminClient:
         """
         url: str | None = f"{self.base_url}/admin/api/{self.api_version}/{resource}.json"
         query: dict[str, Any] | None = params
+        guard = CursorGuard("shopify", f"{resource}.json")
         while url:
             response = self._get(url, query)
             yield response.json()[resource]
             url, query = response.links.get("next", {}).get("url"), None
+            if url:
+                guard.follow(url)
 
     def _get(self, url: str, params: dict[str, Any] | None):
         response = self._http.get(
@@ -55,7 +69,9 @@ class ShopifyAdminClient:
             self._token = self._fetch_token()
             response = self._http.get(url, params=params, headers={"X-Shopify-Access-Token": self._token})
         if response.status_code == 401:
-            raise ShopifyAuthError(f"Shopify refused the access token for {_path(url)}: {_errors(response)}")
+            raise ShopifyAuthError(
+                f"Shopify refused the access token for {_path(url)} ({_errors(response)}). Check {CREDENTIAL_SETTINGS}."
+            )
         if response.status_code >= 400:
             raise requests.HTTPError(
                 f"Shopify answered {response.status_code} for {_path(url)}: {_errors(response)}",
@@ -90,7 +106,8 @@ class ShopifyAdminClient:
         )
         if response.status_code != 200:
             raise ShopifyAuthError(
-                f"Shopify refused the client-credentials grant ({response.status_code}): {_errors(response)}"
+                f"Shopify refused the client-credentials grant ({response.status_code}: {_errors(response)}). "
+                "Check sources.shopify.client_id and sources.shopify.client_secret."
             )
         return response.json()["access_token"]
 

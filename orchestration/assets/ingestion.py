@@ -10,7 +10,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
-from ingestion.pipeline import SOURCE_NAMES, make_pipeline, source_factory
+from ingestion.pipeline import SOURCE_NAMES, RunReport, make_pipeline, run_source, source_factory
 from orchestration.instance import WAREHOUSE_POOL
 
 
@@ -49,22 +49,33 @@ def _ingestion_assets(name: str):
         pool=WAREHOUSE_POOL,
     )
     def _assets(context: AssetExecutionContext, dlt: DagsterDltResource):
-        pipeline = make_pipeline(name)
-        results = list(dlt.run(context=context, dlt_source=source_factory(name)(), dlt_pipeline=pipeline))
-        row_counts = pipeline.last_trace.last_normalize_info.row_counts
-        for result in results:
-            table = result.asset_key.path[-1]
-            family = {t: n for t, n in row_counts.items() if t == table or t.startswith(f"{table}__")}
-            yield MaterializeResult(
-                asset_key=result.asset_key,
-                metadata={
-                    **(result.metadata or {}),
-                    "rows_loaded": MetadataValue.int(family.get(table, 0)),
-                    "rows_loaded_by_table": MetadataValue.md(_rows_table(family)),
-                },
-            )
+        # run_source, not DagsterDltResource.run: it loads resource by resource (a failure keeps what was
+        # loaded and the rerun resumes there) and counts requests, retries and schema changes.
+        report = run_source(name, only=[key.path[-1] for key in context.selected_asset_keys])
+        for change in report.schema_changes:
+            context.log.warning(f"Schema change: {change}")
+        for key in context.selected_asset_keys:
+            table = key.path[-1]
+            yield MaterializeResult(asset_key=key, metadata=asset_metadata(table, report))
 
     return _assets
+
+
+def asset_metadata(table: str, report: RunReport) -> dict:
+    """What one resource's asset shows: its rows (and its child tables'), the source's requests and retries
+    in this run, and the schema changes that touched its tables."""
+    family = {t: n for t, n in report.rows.items() if t == table or t.startswith(f"{table}__")}
+    changes = [c for c in report.schema_changes if f".{table} " in f"{c} " or f".{table}:" in c or f".{table}__" in c]
+    retry_reasons = {k.removeprefix("retries: "): n for k, n in report.requests.items() if k.startswith("retries: ")}
+    return {
+        "rows_loaded": MetadataValue.int(family.get(table, 0)),
+        "rows_loaded_by_table": MetadataValue.md(_rows_table(family)),
+        "source_requests": MetadataValue.int(report.requests.get("requests", 0)),
+        "source_retries": MetadataValue.int(report.requests.get("retries", 0)),
+        "retry_reasons": MetadataValue.json(retry_reasons),
+        "schema_changes": MetadataValue.int(len(changes)),
+        "schema_change_details": MetadataValue.md("\n".join(f"- {c}" for c in changes) or "none"),
+    }
 
 
 def _rows_table(counts: dict[str, int]) -> str:

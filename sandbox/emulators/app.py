@@ -6,11 +6,13 @@ Base URLs (what `.dlt/config.toml` points the sources at):
   /mixpanel  -> https://data.mixpanel.com
   /klaviyo   -> https://a.klaviyo.com
   /meta      -> https://graph.facebook.com
-plus /_sandbox/ for the sandbox's own controls (health, request counts).
+plus /_sandbox/ for the sandbox's own controls (health, request counts, faults: see faults.py).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -20,13 +22,17 @@ from starlette.routing import Mount, Route
 
 from sandbox.emulators import hubspot, klaviyo, meta, mixpanel, shopify
 from sandbox.emulators.common import EmulatorContext, Limits
+from sandbox.emulators.faults import FaultBook, FaultError, FaultInjector
 from sandbox.emulators.store import WorldStore
 
 VENDORS = {"hubspot": hubspot, "shopify": shopify, "mixpanel": mixpanel, "klaviyo": klaviyo, "meta": meta}
 
 
-def create_app(world_dir: Path, limits: Limits | None = None) -> Starlette:
+def create_app(world_dir: Path, limits: Limits | None = None, faults: list[dict] | None = None):
+    """The sandbox app. Faults: `faults`, else the JSON list in `CDP_SANDBOX_FAULTS`, else none; the
+    control endpoint `/_sandbox/faults` changes them while the sandbox runs."""
     ctx = EmulatorContext(store=WorldStore(world_dir), limits=limits or Limits())
+    book = FaultBook(faults if faults is not None else _faults_from_environment())
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "as_of": ctx.store.world()["as_of"]})
@@ -36,11 +42,37 @@ def create_app(world_dir: Path, limits: Limits | None = None) -> Starlette:
             ctx.requests.reset()
         return JSONResponse({"requests": ctx.requests.snapshot()})
 
+    async def fault_rules(request: Request) -> JSONResponse:
+        if request.method == "DELETE":
+            book.clear()
+        elif request.method == "POST":
+            try:
+                payload = await request.json()
+                book.add(payload.get("faults", [payload]) if isinstance(payload, dict) else payload)
+            except (ValueError, FaultError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"faults": book.listing()})
+
     routes = [
         Route("/_sandbox/health", health),
         Route("/_sandbox/requests", requests, methods=["GET", "DELETE"]),
+        Route("/_sandbox/faults", fault_rules, methods=["GET", "POST", "DELETE"]),
     ]
     routes += [Mount(f"/{name}", app=module.create_app(ctx)) for name, module in VENDORS.items()]
     app = Starlette(routes=routes)
     app.state.ctx = ctx
+    app.state.faults = book
+    # The fault layer sits outside the vendor apps, so one mechanism serves every vendor.
+    app.add_middleware(FaultInjector, book=book)
     return app
+
+
+def _faults_from_environment() -> list[dict]:
+    raw = os.environ.get("CDP_SANDBOX_FAULTS")
+    if not raw:
+        return []
+    try:
+        faults = json.loads(raw)
+    except ValueError as exc:
+        raise FaultError(f"CDP_SANDBOX_FAULTS must be a JSON list of fault rules: {exc}") from None
+    return faults if isinstance(faults, list) else [faults]

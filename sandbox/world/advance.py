@@ -92,7 +92,7 @@ def advance_one_day(world_dir: Path, state: dict, people: list[dict], t0: int,
     touched = [p for p in people if was_touched(p, t0)]
     for p in touched:
         render_person(p, out)
-    merge_meta_counts(state, out)
+    merge_meta_counts(state, out.meta_counts)
     summary: dict[str, int] = {"people_added": n_new, **forced}
     summary["orders_updated"] = update_orders(world_dir, rng, t0, ctx, out)
     for vendor, resource in PEOPLE_RESOURCES:

@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 
 DEFAULT_AS_OF = datetime(2026, 10, 1, tzinfo=UTC)
 HISTORY_DAYS = 730
-CHUNK_PEOPLE = 50_000
+# People per chunk: a worker simulating one chunk of the earliest (busiest) people of `large` peaked at
+# about 0.5 GB; 50,000 a chunk had reached 8.8 GB. `small` (3,000) stays one chunk.
+CHUNK_PEOPLE = 5_000
 
 SIZES: dict[str, int] = {
     "tiny": 300,  # tests: generated in a few seconds

@@ -6,6 +6,8 @@ continues each life exactly where generation left it.
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 
 from sandbox.world.config import CATEGORIES, COUNTRIES, Rates
@@ -25,8 +27,41 @@ SOURCE_WEIGHTS = (0.45, 0.25, 0.15, 0.15)
 COUNTRY_WEIGHTS = (0.55, 0.25, 0.20)
 
 
+def random_bytes(rng: np.random.Generator, n_bytes: int) -> bytes:
+    """Exactly `rng.bytes(n_bytes)` at a tenth of its cost (numpy's per-call overhead, about 10 us, was 40%
+    of the simulation: every analytics event has an $insert_id).
+
+    `Generator.bytes` is ceil(n/4) draws of the bit generator's next_uint32, little-endian; calling that C
+    function directly draws the same values and leaves the generator in the same state.
+    """
+    bits = rng.bit_generator.ctypes
+    draw, state = bits.next_uint32, bits.state
+    halves = (n_bytes - 1) // 4 + 1
+    return struct.pack(f"<{halves}I", *[draw(state) for _ in range(halves)])[:n_bytes]
+
+
+def random_int(rng: np.random.Generator, low: int, high: int) -> int:
+    """Exactly `int(rng.integers(low, high))` for a range below 2**32, without numpy's per-call overhead:
+    the same draws by the same method (Lemire's multiply-and-reject on next_uint32)."""
+    span = high - low  # numpy's `rng + 1`
+    if span == 1:
+        return low  # numpy draws nothing for a one-value range
+    if not 1 < span < 2**32:
+        return int(rng.integers(low, high))
+    bits = rng.bit_generator.ctypes
+    draw, state = bits.next_uint32, bits.state
+    m = draw(state) * span
+    leftover = m & 0xFFFFFFFF
+    if leftover < span:
+        threshold = (0xFFFFFFFF - (span - 1)) % span
+        while leftover < threshold:
+            m = draw(state) * span
+            leftover = m & 0xFFFFFFFF
+    return low + (m >> 32)
+
+
 def hex_id(rng: np.random.Generator, n_bytes: int = 16) -> str:
-    return rng.bytes(n_bytes).hex()
+    return random_bytes(rng, n_bytes).hex()
 
 
 def device_uuid(rng: np.random.Generator, upper: bool) -> str:

@@ -10,12 +10,14 @@ signal predictions find) and nearly stops after dropout.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import numpy as np
 
 from sandbox.world.config import CATEGORIES, Rates
 from sandbox.world.emit import Emitter, hubspot_time, klaviyo_time, meta_time, shopify_time
 from sandbox.world.identity import JUNK_EMAILS, JUNK_PHONES, email_typo, email_variant, local_phone
-from sandbox.world.people import DAY, hex_id
+from sandbox.world.people import DAY, hex_id, random_int
 
 SHOWROOMS = {"US": 61001, "GB": 61002, "DE": 61003}
 CURRENCY = {"US": "USD", "GB": "GBP", "DE": "EUR"}
@@ -27,11 +29,16 @@ DEAL_OUTCOMES = {"design_consultation": ("closedwon", "closedlost"), "trade": ("
 
 
 class Context:
-    """What every person's simulation shares: catalogue, campaigns, owners, id counters, rates."""
+    """What every person's simulation shares: catalogue, campaigns, owners, id counters, rates.
+
+    Ids come from `counters` (the last id handed out per kind). A chunk of people simulated on its own
+    starts them at `id_base` and must stay below `id_base + id_span`, so chunks simulated in any order or
+    process give the same ids; `advance` continues from the largest ids of all chunks.
+    """
 
     def __init__(self, rates: Rates, products: list[dict], email_campaigns: list[dict], ad_campaigns: list[dict],
                  owners: list[str], forms: list[str], metric_ids: dict[str, str], counters: dict[str, int],
-                 horizon: int):
+                 horizon: int, id_base: int = 0, id_span: int | None = None):
         self.rates = rates
         self.products = products
         self.by_category = {c: [p for p in products if p["category"] == c] for c in CATEGORIES}
@@ -42,10 +49,26 @@ class Context:
         self.metric_ids = metric_ids
         self.counters = counters
         self.horizon = horizon  # the world's as_of at the end of this window: records show state up to it
+        self.id_base = id_base
+        self.id_limit = None if id_span is None else id_base + id_span
+        self.interest_cdfs: dict[str, list[float]] = {}
 
     def next_id(self, name: str) -> int:
-        self.counters[name] = self.counters.get(name, 0) + 1
-        return self.counters[name]
+        n = self.counters[name] = self.counters.get(name, self.id_base) + 1
+        if self.id_limit is not None and n >= self.id_limit:
+            raise RuntimeError(f"chunk ran out of {name} ids (range {self.id_base}-{self.id_limit}); "
+                               "make config.CHUNK_PEOPLE smaller or ID_SPAN larger")
+        return n
+
+    def interest_cdf(self, p: dict) -> list[float]:
+        """The person's category distribution as numpy's `choice(p=...)` builds it: cumulative, scaled to 1."""
+        cdf = self.interest_cdfs.get(p["person_id"])
+        if cdf is None:
+            weights = np.asarray(p["interests"]) / sum(p["interests"])
+            scaled = weights.cumsum()
+            scaled /= scaled[-1]
+            cdf = self.interest_cdfs[p["person_id"]] = scaled.tolist()
+        return cdf
 
 
 def written_phone(e164: str, rng: np.random.Generator, rates: Rates) -> str:
@@ -66,9 +89,9 @@ def junk_fields(fields: dict, rng: np.random.Generator, rates: Rates) -> dict:
     """With the junk rate, replace one identifier field of a record by a junk value used by many."""
     present = [k for k in ("email", "phone") if k in fields]
     if present and rng.random() < rates.junk_records:
-        key = present[int(rng.integers(0, len(present)))]
+        key = present[random_int(rng, 0, len(present))]
         pool = JUNK_EMAILS if key == "email" else JUNK_PHONES
-        fields = dict(fields, **{key: pool[int(rng.integers(0, len(pool)))]})
+        fields = dict(fields, **{key: pool[random_int(rng, 0, len(pool))]})
     return fields
 
 
@@ -188,7 +211,7 @@ def crm_contact(p: dict, t: int, rng: np.random.Generator, ctx: Context, out: Em
     if p["contacts"] or not p["crm"]:
         return
     email = p["emails"][1] if len(p["emails"]) > 1 and rng.random() < 0.6 else p["emails"][0]
-    owner = ctx.owners[int(rng.integers(0, len(ctx.owners)))]
+    owner = ctx.owners[random_int(rng, 0, len(ctx.owners))]
     fields = {"email": written_email(email, rng), "phone": written_phone(p["phone"], rng, ctx.rates)}
     p["contacts"].append(new_contact(ctx, t, junk_fields(fields, rng, ctx.rates), owner, rng))
     # 6% of contacts are duplicates: P(duplicate | person) = rate / (1 - rate)
@@ -275,7 +298,7 @@ def lead(p: dict, t: int, rng: np.random.Generator, ctx: Context, out: Emitter) 
     field_data = [{"name": "email", "values": [fields["email"]]},
                   {"name": "phone_number", "values": [fields["phone"]]},
                   {"name": "full_name", "values": [f"{p['first_name']} {p['last_name']}"]}]
-    form_id = ctx.forms[int(rng.integers(0, len(ctx.forms)))]
+    form_id = ctx.forms[random_int(rng, 0, len(ctx.forms))]
     body = {"id": lead_id, "created_time": meta_time(t), "ad_id": campaign["ad_id"], "campaign_id": campaign["id"],
             "form_id": form_id, "field_data": field_data}
     out.record("meta", "leads", lead_id, t, t, body, p["person_id"],
@@ -292,11 +315,13 @@ def active_ad_campaign(ctx: Context, t: int, p: dict) -> dict:
 # -- shopping -----------------------------------------------------------------------------------------
 
 def pick_products(p: dict, rng: np.random.Generator, ctx: Context, n: int) -> list[dict]:
-    cats = rng.choice(len(CATEGORIES), n, p=np.asarray(p["interests"]) / sum(p["interests"]))
+    # Same draws as rng.choice(len(CATEGORIES), n, p=interests) (uniforms looked up in the cumulative
+    # weights), without its per-call validation, which cost more than the rest of a session.
+    cdf = ctx.interest_cdf(p)
     chosen = []
-    for c in cats:
-        options = ctx.by_category[CATEGORIES[c]]
-        chosen.append(options[int(rng.integers(0, len(options)))])
+    for u in rng.random(n).tolist():
+        options = ctx.by_category[CATEGORIES[bisect_right(cdf, u)]]
+        chosen.append(options[random_int(rng, 0, len(options))])
     return chosen
 
 
@@ -404,17 +429,17 @@ def session(p: dict, t: int, kind: str, rng: np.random.Generator, ctx: Context, 
     webs = [d for d in p["devices"] if d["kind"] == "web"]
     if channel is None:
         channel = "app" if apps and rng.random() < p["prefs"][1] / (p["prefs"][0] + p["prefs"][1]) else "web"
-    device = apps[0] if channel == "app" and apps else webs[int(rng.integers(0, len(webs)))]
+    device = apps[0] if channel == "app" and apps else webs[random_int(rng, 0, len(webs))]
     borrowed = p.get("borrowed_devices") or []
     if borrowed and kind != "purchase" and rng.random() < 0.3:
-        device = borrowed[int(rng.integers(0, len(borrowed)))]
+        device = borrowed[random_int(rng, 0, len(borrowed))]
     logs_in = p["customer_id"] is not None and (device["kind"] == "app" or device.get("logs_in", False))
     lib = device["lib"]
     os_name = {"web": "Windows" if rng.random() < 0.5 else "Mac OS X", "iphone": "iOS", "android": "Android"}[lib]
     clock = [t]
 
     def emit(event: str, extra: dict) -> None:
-        clock[0] += int(rng.integers(5, 120))
+        clock[0] += random_int(rng, 5, 120)
         props = {"time": clock[0], "distinct_id": p["customer_id"] if logs_in else f"$device:{device['id']}",
                  "$insert_id": hex_id(rng, 16), "$device_id": device["id"], "mp_lib": lib, "$os": os_name}
         if logs_in:
@@ -424,7 +449,7 @@ def session(p: dict, t: int, kind: str, rng: np.random.Generator, ctx: Context, 
         props.update(extra)
         late = rng.random() < rates.late_events
         arrives = clock[0] + (int(rng.uniform(600, rates.late_events_max_hours * 3600)) if late
-                              else int(rng.integers(1, 60)))
+                              else random_int(rng, 1, 60))
         out.event(clock[0], arrives, {"event": event, "properties": props})
         out.device_identifier(device["id"], p["person_id"], "device_id", device["id"], arrives)
         for key, id_type in (("$user_id", "shopify_customer_id"), ("order_id", "shopify_order_id"),

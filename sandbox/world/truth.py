@@ -15,12 +15,16 @@ yet acquired at T has no record and gets NaN.
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from sandbox.world.identity import JUNK_VALUES
 
@@ -74,18 +78,9 @@ def linkable_records(record_of_row: np.ndarray, value_of_row: np.ndarray, person
     n_records = len(person_of_record)
     rec = np.asarray(record_of_row)[personal]
     val = np.asarray(value_of_row)[personal] + n_records  # values are nodes after the records
-    n_nodes = n_records + (int(val.max()) + 1 - n_records if len(val) else 0)
-    label = np.arange(max(n_nodes, n_records))
-    # Connected components by min-label propagation with pointer jumping (no scipy here).
-    while True:
-        low = np.minimum(label[rec], label[val])
-        new = label.copy()
-        np.minimum.at(new, rec, low)
-        np.minimum.at(new, val, low)
-        new = new[new]
-        if np.array_equal(new, label):
-            break
-        label = new
+    n_nodes = max(n_records, int(val.max()) + 1 if len(val) else 0)
+    graph = coo_matrix((np.ones(len(rec), dtype=np.int32), (rec, val)), shape=(n_nodes, n_nodes))
+    _, label = connected_components(graph, directed=False)
     component = label[:n_records]
     # linkable: the component holds at least two records of this record's person
     key = component.astype(np.int64) * (int(person_of_record.max()) + 1 if n_records else 1) + person_of_record
@@ -95,7 +90,9 @@ def linkable_records(record_of_row: np.ndarray, value_of_row: np.ndarray, person
 
 def build_truth(sandbox_dir, as_of: datetime) -> dict[str, int]:
     """Write ground_truth.parquet and identifier_truth.parquet from what the generator emitted."""
-    con = duckdb.connect()
+    # Bounded, so `large` (about 10M identifier rows) spills to disk rather than crowding the machine.
+    con = duckdb.connect(config={"memory_limit": "2GB", "threads": 2,
+                                 "temp_directory": f"{sandbox_dir}/.truth_tmp"})
     con.execute("set timezone = 'UTC'")
     ids = f"read_parquet('{sandbox_dir}/record_identifiers.parquet')"
     cutoff = int(as_of.timestamp())
@@ -133,7 +130,7 @@ def build_truth(sandbox_dir, as_of: datetime) -> dict[str, int]:
                                 recs["p"].to_numpy())
     out = recs.select(["source", "record_type", "record_id", "person_id", "shared"]).append_column(
         "linkable", pa.array(linkable))
-    import pyarrow.parquet as pq
-
     pq.write_table(out, f"{sandbox_dir}/ground_truth.parquet")
+    con.close()
+    shutil.rmtree(f"{sandbox_dir}/.truth_tmp", ignore_errors=True)
     return {"records": out.num_rows, "linkable": int(pc.sum(out["linkable"]).as_py() or 0)}

@@ -64,12 +64,11 @@ identifiers as (
     where landing_site like '%fbclid=%'
     union all
     -- POS orders carry the loyalty number in a note attribute
-    select 'shopify', 'order', cast(orders.order_id as varchar), 'loyalty_number', notes.value, null,
+    select 'shopify', 'order', cast(orders.order_id as varchar), 'loyalty_number', notes.attribute_value, null,
         orders.created_at, orders.updated_at
-    from {{ source('shopify_order_notes', 'orders__note_attributes') }} as notes
-    inner join {{ source('shopify', 'orders') }} as raw_orders on notes._dlt_parent_id = raw_orders._dlt_id
-    inner join orders on cast(raw_orders.id as varchar) = cast(orders.order_id as varchar)
-    where notes.name = 'loyalty_number'
+    from {{ ref('stg_shopify__order_note_attributes') }} as notes
+    inner join orders on notes.order_id = orders.order_id
+    where notes.attribute_name = 'loyalty_number'
 
     union all
     select 'klaviyo', 'profile', profile_id, 'klaviyo_profile_id', profile_id, null, created_at, updated_at
