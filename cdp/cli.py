@@ -246,6 +246,39 @@ def identity_score() -> None:
         con.close()
 
 
+# -- segments --------------------------------------------------------------------------------------------------
+segments_app = typer.Typer(no_args_is_help=True, help="Segments: how well the lifecycle rules find true churn.")
+app.add_typer(segments_app, name="segments")
+
+
+@segments_app.command("score")
+def segments_score(
+    window_days: int = typer.Option(90, min=1, help="Horizon of the true churn probability compared."),
+) -> None:
+    """Lifecycle churn vs the world's true dropout, beside a fixed 365-day rule (sandbox only)."""
+    import duckdb
+
+    from cdp.clock import as_of
+    from cdp.segments.score import score_churn
+    from cdp.warehouse import WarehouseNotPublished, read_connection
+
+    try:
+        con = read_connection()
+    except WarehouseNotPublished as missing:
+        raise typer.BadParameter(str(missing)) from None
+    try:
+        for line in score_churn(con, paths.sandbox_dir(), as_of(), window_days).lines():
+            typer.echo(line)
+    except FileNotFoundError as missing:
+        raise typer.BadParameter(f"{missing} (the truth files exist only for a sandbox world)") from None
+    except duckdb.CatalogException:
+        raise typer.BadParameter(
+            "The published warehouse has no segments yet: run `cdp materialize` (or `make demo`) first."
+        ) from None
+    finally:
+        con.close()
+
+
 # -- sources check ---------------------------------------------------------------------------------------------
 sources_app = typer.Typer(no_args_is_help=True, help="The configured vendor sources.")
 app.add_typer(sources_app, name="sources")

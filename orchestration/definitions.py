@@ -10,16 +10,20 @@ from orchestration.assets.dbt_models import cdp_dbt_models, dbt_project
 from orchestration.assets.identity import identity_resolution
 from orchestration.assets.ingestion import ingestion_assets
 from orchestration.assets.publish import build_published_warehouse
+from orchestration.assets.reports import report_headlines
+from orchestration.assets.segments import segment_definitions
 from orchestration.dbt import dbt_executable
 
 # Everything: ingest every source, then build the models downstream of them.
 refresh_job = define_asset_job("refresh", selection=AssetSelection.all())
 
-warehouse_assets = [*ingestion_assets, cdp_dbt_models, identity_resolution]
+# Segments and their syncs come from the dbt manifest's config.meta.cdp blocks: no Python per segment.
+segment_memberships, segment_syncs = segment_definitions()
+warehouse_assets = [*ingestion_assets, cdp_dbt_models, identity_resolution, segment_memberships, report_headlines]
 published_warehouse = build_published_warehouse([key for assets in warehouse_assets for key in assets.keys])
 
 defs = Definitions(
-    assets=[*warehouse_assets, published_warehouse],
+    assets=[*warehouse_assets, published_warehouse, *segment_syncs],
     jobs=[refresh_job],
     schedules=[ScheduleDefinition(name="hourly_refresh", job=refresh_job, cron_schedule="0 * * * *")],
     resources={"dlt": DagsterDltResource(), "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import yaml
-from dagster import AssetKey
+from dagster import AssetKey, AssetSpec
 
 from orchestration.dbt import prepare_manifest
 from orchestration.instance import WAREHOUSE_POOL, ensure_dagster_home
@@ -41,6 +41,8 @@ def test_every_dbt_source_is_an_asset_loaded_by_dlt_so_the_lineage_has_no_gap():
 def test_every_asset_that_writes_the_warehouse_is_in_the_warehouse_pool():
     defs = load_defs()
     for assets_def in defs.assets:
+        if isinstance(assets_def, AssetSpec):  # declared only (syncs until issue 7): runs nothing, writes nothing
+            continue
         for spec in assets_def.specs:
             assert assets_def.node_def.pool == WAREHOUSE_POOL, f"{spec.key} is outside the pool"
 

@@ -1,0 +1,3 @@
+-- Email status `unengaged` (the rule and its reason columns: customer_email_status).
+select * from {{ ref('customer_email_status') }}
+where email_status = 'unengaged'

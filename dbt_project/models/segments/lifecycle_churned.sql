@@ -1,0 +1,3 @@
+-- Lifecycle stage `churned` (the rule and its reason columns: customer_lifecycle).
+select * from {{ ref('customer_lifecycle') }}
+where lifecycle_stage = 'churned'

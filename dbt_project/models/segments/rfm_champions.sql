@@ -1,0 +1,3 @@
+-- RFM group `champions` (the rule and its reason columns: customer_rfm_groups).
+select * from {{ ref('customer_rfm_groups') }}
+where rfm_group = 'champions'
