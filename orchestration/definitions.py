@@ -9,6 +9,7 @@ from dagster_dlt import DagsterDltResource
 from orchestration.assets.dbt_models import cdp_dbt_models, dbt_project
 from orchestration.assets.identity import identity_resolution
 from orchestration.assets.ingestion import ingestion_assets
+from orchestration.assets.predictions import prediction_assets
 from orchestration.assets.publish import build_published_warehouse
 from orchestration.assets.reports import report_headlines
 from orchestration.assets.segments import segment_definitions
@@ -20,6 +21,8 @@ refresh_job = define_asset_job("refresh", selection=AssetSelection.all())
 # Segments and their syncs come from the dbt manifest's config.meta.cdp blocks: no Python per segment.
 segment_memberships, segment_syncs = segment_definitions()
 warehouse_assets = [*ingestion_assets, cdp_dbt_models, identity_resolution, segment_memberships, report_headlines]
+# Propensity, lifetime value and next best products: read by the syncs, so published with the rest.
+warehouse_assets += prediction_assets
 published_warehouse = build_published_warehouse([key for assets in warehouse_assets for key in assets.keys])
 
 defs = Definitions(
