@@ -18,6 +18,7 @@ from sandbox.credentials import dlt_environment
 from sandbox.emulators.common import Limits
 from sandbox.server import sandbox_in_thread
 from sandbox.world.store import records_table, write_resource
+from tests.helpers.dbt import build as dbt_build
 from tests.helpers.worlds import add_records
 from tests.sandbox.test_hubspot_emulator import at, contact, deal, small_crm
 
@@ -91,14 +92,8 @@ def assert_warehouse_equals_store(world_dir) -> None:
 
 
 def build_staging(tmp_path, monkeypatch) -> None:
-    from dbt.cli.main import dbtRunner
 
-    monkeypatch.setenv("CDP_WAREHOUSE", str(warehouse_path()))
-    # Target and log paths under tmp_path: other runs may be using the project's own target/.
-    result = dbtRunner().invoke(
-        ["build", "--select", "staging.hubspot", "--project-dir", "dbt_project", "--profiles-dir", "dbt_project",
-         "--target-path", str(tmp_path / "dbt_target"), "--log-path", str(tmp_path / "dbt_logs")]
-    )  # fmt: skip
+    result = dbt_build("staging.hubspot", tmp_path, monkeypatch)
     assert result.success, result.exception
 
 

@@ -9,12 +9,13 @@ import duckdb
 import httpx
 import pytest
 
-from cdp.paths import dbt_project_dir, warehouse_path
+from cdp.paths import warehouse_path
 from ingestion.pipeline import make_pipeline, source_factory
 from sandbox.credentials import dlt_environment
 from sandbox.emulators.common import Limits
 from sandbox.emulators.store import WorldStore
 from sandbox.server import sandbox_in_thread
+from tests.helpers.dbt import build as dbt_build
 from tests.helpers.worlds import add_records
 from tests.sandbox.test_klaviyo_emulator import T0, campaign, event, profile, small_world
 
@@ -126,15 +127,7 @@ def test_loads_exactly_the_store_then_only_what_changed(klaviyo_sandbox, monkeyp
     assert len(emails) == 27
 
     # The staging models build and their tests pass on what was loaded.
-    from dbt.cli.main import dbtRunner
-
-    project = str(dbt_project_dir())
-    monkeypatch.setenv("CDP_WAREHOUSE", str(warehouse_path()))
-    result = dbtRunner().invoke(
-        ["build", "--select", "staging.klaviyo", "--project-dir", project, "--profiles-dir", project,
-         "--target-path", str(warehouse_path().parent / "dbt_target"),
-         "--log-path", str(warehouse_path().parent / "dbt_logs")],
-    )  # fmt: skip
+    result = dbt_build("staging.klaviyo", warehouse_path().parent, monkeypatch)
     assert result.success, result.exception
     # dbt-duckdb keeps its (read-write) connection open in this process: a read-only one would conflict.
     with duckdb.connect(str(warehouse_path())) as con:

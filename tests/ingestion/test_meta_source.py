@@ -12,12 +12,13 @@ import httpx
 import pytest
 
 from cdp.clock import set_as_of
-from cdp.paths import dbt_project_dir, warehouse_path
+from cdp.paths import warehouse_path
 from ingestion.meta import helpers
 from ingestion.pipeline import run_source
 from sandbox.credentials import dlt_environment
 from sandbox.emulators.common import Limits
 from sandbox.server import sandbox_in_thread
+from tests.helpers.dbt import build as dbt_build
 from tests.helpers.worlds import AS_OF, CREDENTIALS, add_records, make_world
 
 META = CREDENTIALS["meta"]
@@ -255,27 +256,7 @@ def test_meta_loads_once_then_only_the_changes(world, tmp_path, monkeypatch):
         assert warehouse_state() == store_state(world)
         assert len(warehouse_state()["insights"]) == 22
 
-    monkeypatch.setenv("CDP_WAREHOUSE", str(warehouse_path()))
-    # No usage tracking: it would also write dbt_project/.user.yml into the checkout.
-    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    from dbt.cli.main import dbtRunner
-
-    result = dbtRunner().invoke(
-        [
-            "build",
-            "--select",
-            "staging.meta",
-            "--project-dir",
-            str(dbt_project_dir()),
-            "--profiles-dir",
-            str(dbt_project_dir()),
-            # A private target folder: other builds may run from the same project at the same time.
-            "--target-path",
-            str(tmp_path / "dbt_target"),
-            "--log-path",
-            str(tmp_path / "dbt_logs"),
-        ]
-    )
+    result = dbt_build("staging.meta", tmp_path, monkeypatch)
     assert result.success, result.exception
     assert warehouse(
         "select spend, purchases, leads from staging.stg_meta__ad_insights where insight_id = '120000000000001:2026-09-29'"

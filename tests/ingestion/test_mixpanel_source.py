@@ -12,12 +12,13 @@ import httpx
 import pytest
 
 from cdp.clock import set_as_of
-from cdp.paths import dbt_project_dir, warehouse_path
+from cdp.paths import warehouse_path
 from ingestion.mixpanel import helpers
 from ingestion.pipeline import run_source
 from sandbox.credentials import dlt_environment
 from sandbox.emulators.common import Limits
 from sandbox.server import sandbox_in_thread
+from tests.helpers.dbt import build as dbt_build
 from tests.helpers.worlds import AS_OF, make_world
 
 TODAY = AS_OF.date()
@@ -182,27 +183,7 @@ def test_events_load_once_then_incrementally_with_a_lookback(world, tmp_path, mo
         assert len(store) == 24
         assert set(warehouse_rows()) == set(store)
 
-    monkeypatch.setenv("CDP_WAREHOUSE", str(warehouse_path()))
-    # No usage tracking: it would also write dbt_project/.user.yml into the checkout.
-    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    from dbt.cli.main import dbtRunner
-
-    result = dbtRunner().invoke(
-        [
-            "build",
-            "--select",
-            "staging.mixpanel",
-            "--project-dir",
-            str(dbt_project_dir()),
-            "--profiles-dir",
-            str(dbt_project_dir()),
-            # A private target folder: other builds may run from the same project at the same time.
-            "--target-path",
-            str(tmp_path / "dbt_target"),
-            "--log-path",
-            str(tmp_path / "dbt_logs"),
-        ]
-    )
+    result = dbt_build("staging.mixpanel", tmp_path, monkeypatch)
     assert result.success, result.exception
     with duckdb.connect(str(warehouse_path())) as con:
         assert con.execute("select count(*) from staging.stg_mixpanel__events").fetchone()[0] == 24

@@ -10,9 +10,8 @@ import dlt
 import duckdb
 import httpx
 import pytest
-from dbt.cli.main import dbtRunner
 
-from cdp.paths import dbt_project_dir, warehouse_path
+from cdp.paths import warehouse_path
 from ingestion.pipeline import make_pipeline
 from ingestion.shopify import shopify_source
 from ingestion.shopify.helpers import ShopifyAdminClient, ShopifyAuthError
@@ -20,6 +19,7 @@ from sandbox.credentials import dlt_environment
 from sandbox.emulators import shopify as shopify_emulator
 from sandbox.emulators.common import Limits
 from sandbox.server import sandbox_in_thread
+from tests.helpers.dbt import build as dbt_build
 from tests.helpers.worlds import CREDENTIALS, add_records
 from tests.sandbox.test_shopify_emulator import (
     DAY0,
@@ -157,22 +157,7 @@ def test_full_then_incremental_loads_equal_the_store_and_fetch_only_the_change(
     ]
 
     # The staging models compile over this warehouse and their tests pass.
-    monkeypatch.setenv("CDP_WAREHOUSE", str(warehouse_path()))
-    result = dbtRunner().invoke(
-        [
-            "build",
-            "--select",
-            "staging.shopify",
-            "--project-dir",
-            str(dbt_project_dir()),
-            "--profiles-dir",
-            str(dbt_project_dir()),
-            "--target-path",
-            str(world_dir.parent / "dbt_target"),
-            "--log-path",
-            str(world_dir.parent / "dbt_logs"),
-        ]
-    )
+    result = dbt_build("staging.shopify", world_dir.parent, monkeypatch)
     assert result.success, result.exception
     with duckdb.connect(str(warehouse_path())) as con:
         channels = dict(con.execute("select order_id, channel from staging.stg_shopify__orders").fetchall())
