@@ -191,6 +191,10 @@ def run_source(
     requests_before = REQUEST_STATS.snapshot(name)
     failures: list[BaseException] = []
     _take_deferred()
+    if pipeline.has_pending_data:
+        # A run killed mid-load left a package behind. Finish it first, on its own: dlt's `run` given new data
+        # while a package is pending loads only the package and silently skips extracting the new data.
+        pipeline.run()
     for group in groups:
         columns_before = schema_columns(pipeline)
         try:
@@ -206,7 +210,8 @@ def run_source(
             if isinstance(failures[0], SourceConfigurationError):
                 break
             continue
-        counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
+        normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+        counts = normalized.row_counts if normalized else {}
         for table, rows in counts.items():
             if not table.startswith("_dlt"):
                 report.rows[table] = report.rows.get(table, 0) + rows
