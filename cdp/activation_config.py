@@ -18,6 +18,8 @@ reverse ETL engine (issue 7) reads the validated declarations.
               mode: mirror                # required: upsert | update | insert | mirror
               target: VIP customers       # optional: the list / audience name in the destination
               fields: {cdp_ltv: lifetime_revenue}   # optional: destination field -> model column
+              max_change_share: 0.5       # optional: refuse a run changing or removing more of what the
+                                          # destination holds than this share, unless forced (default 0.5)
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ DESTINATIONS = (
     "webhook",
 )
 SEGMENT_KEYS = {"name", "description", "owner", "cadence", "syncs"}
-SYNC_KEYS = {"destination", "key", "mode", "target", "fields"}
+SYNC_KEYS = {"destination", "key", "mode", "target", "fields", "max_change_share"}
+DEFAULT_MAX_CHANGE_SHARE = 0.5
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -53,10 +56,11 @@ class SyncDeclaration:
     mode: str
     target: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
+    max_change_share: float = DEFAULT_MAX_CHANGE_SHARE
 
     def as_metadata(self) -> dict[str, Any]:
         return {"destination": self.destination, "key": self.key, "mode": self.mode, "target": self.target,
-                "fields": dict(self.fields)}
+                "fields": dict(self.fields), "max_change_share": self.max_change_share}
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,8 @@ def parse_segment_block(model: str, block: Any, columns: set[str] | None = None)
         raise ActivationConfigError("\n".join(problems))
     syncs = tuple(
         SyncDeclaration(destination=s["destination"], key=s["key"], mode=s["mode"], target=s.get("target"),
-                        fields=dict(s.get("fields") or {}))
+                        fields=dict(s.get("fields") or {}),
+                        max_change_share=float(s.get("max_change_share", DEFAULT_MAX_CHANGE_SHARE)))
         for s in block.get("syncs") or []
     )
     return SegmentDeclaration(model=model, name=block.get("name", model), description=block["description"].strip(),
@@ -162,6 +167,9 @@ def _sync_problems(where: str, sync: Any, columns: set[str] | None) -> list[str]
     target = sync.get("target")
     if target is not None and (not isinstance(target, str) or not target.strip()):
         problems.append(f"{where}.target must be a non-empty text (the list or audience name).")
+    share = sync.get("max_change_share", DEFAULT_MAX_CHANGE_SHARE)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+        problems.append(f"{where}.max_change_share is {share!r}; fix: a share between 0 (exclusive) and 1, e.g. 0.5.")
     fields = sync.get("fields") or {}
     if not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items()):
         problems.append(f"{where}.fields must map destination field names to model columns, e.g. `cdp_ltv: ltv`.")

@@ -125,10 +125,10 @@ def materialize(
         _materialize(select)
 
 
-def _materialize(select: list[str] | None) -> None:
+def _materialize(select: list[str] | None, tags: dict[str, str] | None = None) -> None:
     from orchestration.run import materialize as run
 
-    result = run(select)
+    result = run(select, tags)
     if not result.success:
         typer.echo("The run failed; see the errors above (and the run in `make ui`).", err=True)
         raise typer.Exit(1)
@@ -277,6 +277,53 @@ def segments_score(
         ) from None
     finally:
         con.close()
+
+
+# -- syncs -----------------------------------------------------------------------------------------------------
+@app.command("sync")
+def sync(
+    name: str = typer.Argument(None, help="The sync, <destination>__<segment>; without it, list the syncs."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Plan only: counts and samples, nothing sent."),
+    force: bool = typer.Option(False, "--force", help="Run even past the sync's max_change_share guard."),
+    full_resync: bool = typer.Option(False, "--full-resync", help="Send every row again; replace where possible."),
+    pause: bool = typer.Option(False, "--pause", help="Skip this sync in every run until --resume."),
+    resume: bool = typer.Option(False, "--resume", help="Undo --pause."),
+    sandbox: bool = typer.Option(True, help="--no-sandbox sends to the vendors configured in .dlt/ instead."),
+) -> None:
+    """Run one sync now (plan, deliver, record), or show what it would do (--dry-run), or pause/resume it."""
+    from orchestration.dbt import prepare_manifest
+    from orchestration.segments import sync_specs
+    from reverse_etl.report import plan_lines, sync_listing
+
+    specs = {spec.name: spec for spec in sync_specs(prepare_manifest())}
+    if name is None:
+        for line in sync_listing(list(specs.values())):
+            typer.echo(line)
+        return
+    if name not in specs:
+        raise typer.BadParameter(f"No sync named {name!r}; the syncs are: {', '.join(sorted(specs))}.")
+    marker = paths.syncs_dir() / name / "paused"
+    if pause or resume:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch() if pause else marker.unlink(missing_ok=True)
+        typer.echo(f"{name} is {'paused' if pause else 'active'}.")
+        return
+    if dry_run:
+        for line in plan_lines(specs[name], full_resync=full_resync):
+            typer.echo(line)
+        return
+    from orchestration.assets.syncs import FORCE_TAG, FULL_RESYNC_TAG
+
+    tags = {FORCE_TAG: str(force).lower(), FULL_RESYNC_TAG: str(full_resync).lower()}
+    selection = [f'key:"syncs/{name}"']
+    if not sandbox:
+        _materialize(selection, tags)
+        return
+    from sandbox.server import sandbox_process
+
+    with sandbox_process(paths.world_dir()) as base_url:
+        _use_sandbox(base_url)
+        _materialize(selection, tags)
 
 
 # -- sources check ---------------------------------------------------------------------------------------------

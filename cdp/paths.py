@@ -36,6 +36,11 @@ def pipelines_dir() -> Path:
     return cdp_home() / "pipelines"
 
 
+def syncs_dir() -> Path:
+    """The sync engine's run folders (plan, delivery journal) and pause markers."""
+    return cdp_home() / "syncs"
+
+
 def dagster_home() -> Path:
     return cdp_home() / "dagster"
 

@@ -1,4 +1,5 @@
-"""What `make demo` prints: rows per source table, the requests it took, and the world's rates."""
+"""What `make demo` prints: rows per source table, the requests it took, what the syncs delivered, and the
+world's rates."""
 
 from __future__ import annotations
 
@@ -65,5 +66,22 @@ def print_demo_summary(sandbox_url: str) -> None:
     per_vendor: dict[str, int] = {}
     for r in requests:
         per_vendor[r["vendor"]] = per_vendor.get(r["vendor"], 0) + r["count"]
-    print_table(["vendor", "requests"], sorted(per_vendor.items()), "Requests the ingestion made to the sandbox")
+    print_table(["vendor", "requests"], sorted(per_vendor.items()),
+                "Requests made to the sandbox (ingestion reads and sync writes)")
+    print_table(["sync", "status", "sent", "failed", "held", "left out (consent)", "requests"], sync_runs(),
+                "Syncs: the latest run of each, and what its destination now holds")
     print_world_stats()
+
+
+def sync_runs() -> list[tuple]:
+    con = read_connection()
+    try:
+        return con.execute("""
+            select r.sync_name, r.status, coalesce(r.succeeded, 0), coalesce(r.failed, 0),
+                   (select count(*) from syncs.sync_state s where s.sync_name = r.sync_name),
+                   r.skipped_no_consent, coalesce(r.requests, 0)
+            from syncs.sync_runs r
+            qualify row_number() over (partition by r.sync_name order by r.planned_at desc) = 1
+            order by r.sync_name""").fetchall()
+    finally:
+        con.close()

@@ -273,6 +273,7 @@ class VendorSession(requests.Session):
         refused: Mapping[int, str] | None = None,
         classify: Classifier = default_problem,
         describe_error: Callable[[requests.Response], str] | None = None,
+        pacer: Pacer | None = None,
     ):
         super().__init__()
         self.vendor = vendor
@@ -280,7 +281,8 @@ class VendorSession(requests.Session):
         self.refused = dict(refused or {})
         self.classify = classify
         self.describe_error = describe_error or error_text
-        self._pacer = pacer_for(vendor, self.policy.requests_per_second, self.policy.burst)
+        # A caller may share a pacer beyond this process (the syncs' budget per vendor account).
+        self._pacer = pacer or pacer_for(vendor, self.policy.requests_per_second, self.policy.burst)
 
     def send(self, request: requests.PreparedRequest, **kwargs) -> requests.Response:
         kwargs["timeout"] = kwargs.get("timeout") or self.policy.timeout

@@ -32,8 +32,10 @@ def run_lock() -> Iterator[None]:
         yield
 
 
-def materialize(selection: list[str] | None = None):
-    """Run the `refresh` job (or the assets matching `selection`, Dagster selection syntax) to completion."""
+def materialize(selection: list[str] | None = None, tags: dict[str, str] | None = None):
+    """Run the `refresh` job (or the assets matching `selection`, Dagster selection syntax) to completion.
+
+    `tags` go on the run (e.g. `cdp sync --force` sets orchestration.assets.syncs.FORCE_TAG)."""
     ensure_dagster_home()
     prepare_manifest()
     from dagster import AssetSelection, DagsterInstance
@@ -52,7 +54,7 @@ def materialize(selection: list[str] | None = None):
             # INFO shows each step's start, end and materializations; DEBUG would add every output and handoff.
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             instance=instance,
-            tags={LAUNCHED_BY_TAG: "cdp"},
+            tags={LAUNCHED_BY_TAG: "cdp", **(tags or {})},
             asset_selection=asset_selection,
             raise_on_error=False,
         )

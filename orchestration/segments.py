@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cdp.activation_config import SegmentDeclaration, parse_segments
+from reverse_etl.plan import SyncSpec
 
 
 def cdp_blocks(manifest: dict[str, Any]) -> dict[str, tuple[Any, set[str] | None]]:
@@ -49,3 +50,16 @@ def segment_relations(manifest_path: Path, segments: list[SegmentDeclaration]) -
     """segment name -> relation of its model."""
     relations = relation_names(json.loads(Path(manifest_path).read_text()))
     return {segment.name: relations[segment.model] for segment in segments}
+
+
+def sync_specs(manifest_path: Path) -> list[SyncSpec]:
+    """Every declared sync with the relation of the model it reads; named `<destination>__<segment>`."""
+    segments = load_segments(manifest_path)
+    relations = segment_relations(manifest_path, segments)
+    return [
+        SyncSpec(name=segment.sync_name(sync), model=segment.model, relation=relations[segment.name],
+                 destination=sync.destination, key=sync.key, mode=sync.mode, target=sync.target or segment.name,
+                 fields=dict(sync.fields), max_change_share=sync.max_change_share)
+        for segment in segments
+        for sync in segment.syncs
+    ]

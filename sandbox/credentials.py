@@ -1,4 +1,4 @@
-"""Point the dlt sources at the sandbox: base URLs and the world's generated credentials as dlt env vars.
+"""Point the dlt sources and the syncs' destinations at the sandbox: base URLs and the world's credentials.
 
 The sandbox invents its tokens when it generates a world (world.json), so no credential is ever written in
 the repository; this maps them onto the names the sources read through dlt.config / dlt.secrets.
@@ -31,4 +31,16 @@ def dlt_environment(world: dict, base_url: str) -> dict[str, str]:
     # records (products, lists, owners) last changed before it.
     for vendor in ("MIXPANEL", "META"):
         env[f"SOURCES__{vendor}__START_DATE"] = world["started_at"]
+    # The syncs write to the same sandbox accounts the sources read (reverse_etl/settings.py).
+    env.update({
+        "DESTINATIONS__KLAVIYO__BASE_URL": f"{base_url}/klaviyo",
+        "DESTINATIONS__KLAVIYO__API_KEY": creds["klaviyo"]["api_key"],
+        "DESTINATIONS__HUBSPOT__BASE_URL": f"{base_url}/hubspot",
+        "DESTINATIONS__HUBSPOT__ACCESS_TOKEN": creds["hubspot"]["access_token"],
+        "DESTINATIONS__META__BASE_URL": f"{base_url}/meta",
+        "DESTINATIONS__META__ACCESS_TOKEN": creds["meta"]["access_token"],
+        "DESTINATIONS__META__AD_ACCOUNT_ID": creds["meta"]["ad_account_id"],
+        "DESTINATIONS__WEBHOOK__URL": f"{base_url}/webhook",
+        "DESTINATIONS__WEBHOOK__ALERT_URL": f"{base_url}/webhook/alerts",
+    })
     return env

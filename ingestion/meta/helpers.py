@@ -126,13 +126,14 @@ class GraphClient:
         access_token: str,
         app_secret: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        session: VendorSession | None = None,
     ):
         self.root = f"{base_url.rstrip('/')}/{api_version}"
         self.auth = {"access_token": access_token}
         if app_secret:
             self.auth["appsecret_proof"] = appsecret_proof(access_token, app_secret)
         self.sleep = sleep
-        self.session = VendorSession("meta")
+        self.session = session or VendorSession("meta")
 
     def pages(self, path: str, params: Mapping[str, object]) -> Iterator[list[dict]]:
         body = self._get(path, f"{self.root}/{path}", {**params, **self.auth})
@@ -144,9 +145,16 @@ class GraphClient:
             body = self._get(path, next_url, None)
             yield body.get("data", [])
 
+    def call(self, method: str, path: str, data: Mapping[str, object] | None = None) -> dict:
+        """One write (POST or DELETE) to `path` with form fields `data`; Meta's throttling waited out."""
+        return self._request(method, path, f"{self.root}/{path}", dict(self.auth), {**(data or {})})
+
     def _get(self, path: str, url: str, params: Mapping | None) -> dict:
+        return self._request("GET", path, url, params, None)
+
+    def _request(self, method: str, path: str, url: str, params: Mapping | None, data: Mapping | None) -> dict:
         for attempt in range(MAX_THROTTLED_ATTEMPTS):
-            response = self.session.get(url, params=params)
+            response = self.session.request(method, url, params=params, data=data)
             try:
                 body = response.json()
             except ValueError:

@@ -5,9 +5,8 @@
   and materializes one asset per segment (`["segment_members", <name>]`, downstream of the segment's dbt
   model) carrying its size, entries and exits
   since the last run and a sample of members.
-- One `AssetSpec` per declared sync (`["syncs", "<destination>__<segment>"]`) downstream of its segment,
-  with the validated sync block as metadata. Dagster shows these as declared, not materializable: the sync
-  engine (issue 7) gives them a body. Nothing here pretends to have delivered anything.
+- One sync asset per declared sync (`["syncs", "<destination>__<segment>"]`) downstream of its segment
+  (orchestration.assets.syncs: plan, deliver, record).
 """
 
 
@@ -22,8 +21,9 @@ from cdp.clock import as_of
 from cdp.paths import warehouse_path
 from cdp.segments.membership import HISTORY, MEMBERSHIPS, apply_memberships
 from orchestration.assets.dbt_models import cdp_dbt_models, dbt_project
+from orchestration.assets.syncs import build_sync_asset
 from orchestration.instance import WAREHOUSE_POOL
-from orchestration.segments import load_segments, segment_relations
+from orchestration.segments import load_segments, segment_relations, sync_specs
 
 SEGMENT_MEMBERSHIPS = AssetKey(["segments", "segment_memberships"])
 
@@ -31,10 +31,6 @@ SEGMENT_MEMBERSHIPS = AssetKey(["segments", "segment_memberships"])
 def segment_key(segment: SegmentDeclaration) -> AssetKey:
     """The dbt model is `["segments", <model>]` already; its membership (size, entries, exits) is this one."""
     return AssetKey(["segment_members", segment.name])
-
-
-def sync_key(sync_name: str) -> AssetKey:
-    return AssetKey(["syncs", sync_name])
 
 
 def _segment_spec(segment: SegmentDeclaration) -> AssetSpec:
@@ -48,24 +44,6 @@ def _segment_spec(segment: SegmentDeclaration) -> AssetSpec:
         metadata={"dbt_model": segment.model, "owner": segment.owner, "cadence": segment.cadence},
         tags={"cdp/cadence": segment.cadence},
     )
-
-
-def sync_specs(segments: list[SegmentDeclaration]) -> list[AssetSpec]:
-    return [
-        AssetSpec(
-            key=sync_key(segment.sync_name(sync)),
-            deps=[segment_key(segment)],
-            group_name="syncs",
-            description=(
-                f"Sync of segment {segment.name} to {sync.destination} ({sync.mode}), declared in "
-                f"{segment.model}'s config.meta.cdp; delivered by the sync engine."
-            ),
-            kinds={sync.destination.split("_")[0]},
-            metadata={"segment": segment.name, "sync": MetadataValue.json(sync.as_metadata())},
-        )
-        for segment in segments
-        for sync in segment.syncs
-    ]
 
 
 def _sample_table(customer_ids: list[str]) -> MetadataValue:
@@ -124,7 +102,16 @@ def build_segment_assets(segments: list[SegmentDeclaration], relations: dict[str
 
 
 def segment_definitions():
-    """The membership step and the sync declarations for every segment the manifest declares."""
+    """The membership step and one sync asset per declared sync, for every segment the manifest declares."""
     segments = load_segments(dbt_project.manifest_path)
     relations = segment_relations(dbt_project.manifest_path, segments)
-    return build_segment_assets(segments, relations), sync_specs(segments)
+    by_name = {segment.name: segment for segment in segments}
+    syncs = []
+    for spec in sync_specs(dbt_project.manifest_path):
+        segment = by_name[spec.name.split("__", 1)[1]]
+        syncs.append(build_sync_asset(
+            spec, segment_key(segment),
+            description=f"Sync of segment {segment.name} to {spec.destination} ({spec.mode}, target "
+                        f"{spec.target!r}), declared in {segment.model}'s config.meta.cdp.",
+            owners=[segment.owner] if "@" in segment.owner else []))
+    return build_segment_assets(segments, relations), syncs

@@ -12,6 +12,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from sandbox.emulators.destinations import DestinationStore
 from sandbox.emulators.store import WorldStore
 
 
@@ -28,6 +29,8 @@ class EmulatorContext:
     store: WorldStore
     limits: Limits = field(default_factory=Limits)
     requests: RequestLog = field(default_factory=lambda: RequestLog())
+    # What the write APIs received (destinations.py); app.create_app opens it beside the world.
+    destinations: DestinationStore | None = None
 
 
 class RequestLog:

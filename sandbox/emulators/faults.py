@@ -5,8 +5,8 @@ A fault rule says which requests it hits and what goes wrong:
     {"vendor": "shopify", "path": "/admin/api/*/orders.json", "method": "GET",
      "kind": "throttle", "skip": 2, "times": 3, "retry_after": 0.2}
 
-- `vendor`: the mount (`hubspot`, `shopify`, `mixpanel`, `klaviyo`, `meta`); `path`: a glob over the path
-  under the mount (default `*`); `method`: optional.
+- `vendor`: the mount (`hubspot`, `shopify`, `mixpanel`, `klaviyo`, `meta`, `webhook`); `path`: a glob over
+  the path under the mount (default `*`); `method`: optional.
 - `skip`: let this many matching requests through first (to hit page 3 rather than page 1); `times`: how many
   requests it hits (1 = a blip, 5 = sustained, 0 = until cleared).
 - `kind`, with its own settings:
@@ -15,14 +15,22 @@ A fault rule says which requests it hits and what goes wrong:
     (fractions allowed, so tests run in seconds; Meta's estimate is given in whole minutes as Meta does);
   - `error`: `status` 500, 502 or 503 (502/503 as a proxy's HTML page, the way they arrive in practice);
   - `slow`: wait `seconds` before answering (set it above the client's timeout);
-  - `drop`: send the headers and half the body, then drop the connection;
+  - `drop`: send the headers and half the body, then drop the connection; the vendor app has handled the
+    request first, so a write is applied although the client never gets its answer;
   - `truncate`: a complete answer whose body stops half way (invalid JSON, or a cut gzip stream);
   - `repeat_cursor`: a request that carries a paging cursor gets the previous page of the same endpoint
     again, so the answer's next cursor is the one the client just sent;
   - `drift`: the records of the answer change shape: `change` = `new_field` (a field appears),
     `type_change` (the value at `field` becomes text such as `gid://sandbox/123`), `nested_object` (an
     object appears at `field`); `field` is a dotted path inside each record;
-  - `expired_credentials`: the vendor's answer to an expired token.
+  - `expired_credentials`: the vendor's answer to an expired token;
+  - `reject_rows` (hubspot, klaviyo, meta write paths): the request goes through, but every `every`-th row
+    (default 2) of its batch (1-based: rows every, 2*every, ...) is refused by the vendor's own per-row
+    mechanism: HubSpot batch upsert -> that input's error in a 207, HubSpot task batch create -> the batch
+    refused with 400 VALIDATION_ERROR (that call is all-or-nothing), Klaviyo bulk import -> an import error
+    of the job, Meta audience users -> counted in `num_invalid_entries` and not applied. The setting reaches
+    the vendor app as `scope[REJECT_ROWS_SCOPE_KEY]`; give the rule a `path` so that it is not spent on
+    requests without rows.
 
 Rules come from `create_app(..., faults=[...])`, the `CDP_SANDBOX_FAULTS` environment variable (a JSON list,
 read when the app is created) or the control endpoint `/_sandbox/faults` (GET lists them with the number of
@@ -41,8 +49,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-VENDORS = ("hubspot", "shopify", "mixpanel", "klaviyo", "meta")
-KINDS = ("throttle", "error", "slow", "drop", "truncate", "repeat_cursor", "drift", "expired_credentials")
+VENDORS = ("hubspot", "shopify", "mixpanel", "klaviyo", "meta", "webhook")
+KINDS = ("throttle", "error", "slow", "drop", "truncate", "repeat_cursor", "drift", "expired_credentials",
+         "reject_rows")  # fmt: skip
+# The vendors whose write APIs refuse single rows of a batch (the others have no per-row answer).
+REJECT_ROWS_VENDORS = ("hubspot", "klaviyo", "meta")
+# Where a `reject_rows` fault puts its `every` in the ASGI scope for the vendor app to read.
+REJECT_ROWS_SCOPE_KEY = "sandbox.reject_rows_every"
 DRIFT_CHANGES = ("new_field", "type_change", "nested_object")
 META_THROTTLING_CODES = {4, 17, 32, 613, *range(80000, 80015)}
 # Query parameters (or JSON body keys) that carry a paging cursor, per vendor.
@@ -68,6 +81,7 @@ class Fault:
     seconds: float = 5.0
     change: str = "new_field"
     field: str = "sandbox_new_field"
+    every: int = 2
     # bookkeeping
     seen: int = 0
     fired: int = 0
@@ -94,6 +108,11 @@ class Fault:
             raise FaultError(f"Unknown drift change {fault.change!r}: choose one of {', '.join(DRIFT_CHANGES)}")
         if fault.kind == "throttle" and fault.vendor == "meta" and fault.code not in META_THROTTLING_CODES:
             raise FaultError(f"Meta throttles with codes 4, 17, 32, 613 or 80000-80014, not {fault.code}")
+        if fault.kind == "reject_rows":
+            if fault.vendor not in REJECT_ROWS_VENDORS:
+                raise FaultError(f"reject_rows applies to {', '.join(REJECT_ROWS_VENDORS)}, not {fault.vendor}")
+            if not isinstance(fault.every, int) or isinstance(fault.every, bool) or fault.every < 1:
+                raise FaultError(f"reject_rows needs `every` as an integer >= 1, got {fault.every!r}")
         if fault.skip < 0 or fault.times < 0:
             raise FaultError("skip and times must not be negative")
         return fault
@@ -203,6 +222,8 @@ def throttled(vendor: str, fault: Fault, path: str) -> Answer:
             "source": {"pointer": "/data/"},
         }
         return Answer.json(429, {"errors": [error]}, {"Retry-After": wait, "RateLimit-Remaining": "0"})
+    if vendor == "webhook":
+        return Answer.json(429, {"error": "Too many deliveries: slow down."}, {"Retry-After": wait})
     # Meta: never a 429. The code sits in the body; the usage headers say how far over the app is and when
     # access comes back (whole minutes; 0 when the wait is under a minute).
     minutes = int(fault.retry_after // 60)
@@ -231,6 +252,7 @@ def server_error(vendor: str, status: int) -> Answer:
                     "category": "INTERNAL_ERROR"},
         "shopify": {"errors": "Internal Server Error"},
         "mixpanel": {"error": "Internal server error"},
+        "webhook": {"error": "Internal server error"},
         "klaviyo": {"errors": [{"id": secrets.token_hex(8), "status": 500, "code": "error",
                                 "title": "A server error occurred.", "detail": "A server error occurred."}]},
         "meta": {"error": {"message": "An unknown error occurred", "type": "OAuthException", "code": 1,
@@ -253,6 +275,8 @@ def expired(vendor: str) -> Answer:
         error = {"id": secrets.token_hex(8), "status": 401, "code": "authentication_failed",
                  "title": "Incorrect authentication credentials.", "detail": "Incorrect authentication credentials."}  # fmt: skip
         return Answer.json(401, {"errors": [error]})
+    if vendor == "webhook":
+        return Answer.json(401, {"error": "The bearer token has expired."})
     body = {"error": {"message": "Error validating access token: Session has expired on Tuesday, 30-Sep-26.",
                       "type": "OAuthException", "code": 190, "error_subcode": 463,
                       "fbtrace_id": "A" + secrets.token_urlsafe(15)}}  # fmt: skip
@@ -366,6 +390,8 @@ class FaultInjector:
         elif kind == "slow":
             await asyncio.sleep(fault.seconds)
             await self.app(scope, receive, send)
+        elif kind == "reject_rows":
+            await self.app({**scope, REJECT_ROWS_SCOPE_KEY: fault.every}, receive, send)
         elif kind == "repeat_cursor":
             with self._last_lock:
                 previous = self._last.get(key)
@@ -459,6 +485,10 @@ class ConnectionDropped(Exception):
 
 async def _send_then_drop(send, answer: Answer) -> None:
     # The full length is announced and half is sent: the client's read ends early with a protocol error.
+    if not answer.body:
+        # An empty answer (a 204) cannot be cut in half, and ASGI cannot close a connection that has sent
+        # nothing: announce one byte that never comes, so the client still sees the write go unanswered.
+        answer = Answer(200, dict(answer.headers), b"  ")
     await send({"type": "http.response.start", "status": answer.status, "headers": _headers(answer, len(answer.body))})
     await send({"type": "http.response.body", "body": answer.body[: len(answer.body) // 2], "more_body": True})
     raise ConnectionDropped("fault: connection dropped mid-body")

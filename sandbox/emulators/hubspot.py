@@ -7,6 +7,7 @@ Serves the world store's hubspot records with HubSpot's contract:
 - Search `POST /crm/v3/objects/{type}/search` filters, sorts, pages by offset with at most 200 per page and
   never past the 10,000th result; it returns no associations and has its own per-second limit.
 - `POST /crm/v4/associations/{from}/{to}/batch/read`, `GET /crm/v3/owners`, `GET /crm/v3/pipelines/deals`.
+- Writes (properties, contact batch upsert, task batch create): hubspot_writes.py, mounted here.
 - Throttling: TEN_SECONDLY_ROLLING (190 per 10 s) on everything, SECONDLY (5 per s) on search, answered with
   HubSpot's 429 body and X-HubSpot-RateLimit-* headers plus Retry-After.
 """
@@ -25,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.emulators.common import EmulatorContext, RollingWindow, scaled
+from sandbox.emulators.destinations import query_world_with
 
 VENDOR = "hubspot"
 OBJECT_TYPES = ("contacts", "companies", "deals", "calls", "meetings", "tasks")
@@ -245,6 +247,13 @@ def search_where(filter_groups: list[dict]) -> tuple[str, list]:
             elif operator in OPERATORS:
                 clauses.append(f"{expression} {OPERATORS[operator]} ?")
                 params.append(_typed_value(condition.get("value"), kind))
+            elif operator in ("IN", "NOT_IN"):
+                values = condition.get("values")
+                if not isinstance(values, list) or not values:
+                    raise BadRequest(f"Operator {operator} needs a non-empty `values` list")
+                negation = "not " if operator == "NOT_IN" else ""
+                clauses.append(f"{expression} {negation}in ({', '.join('?' for _ in values)})")
+                params += [_typed_value(value, kind) for value in values]
             else:
                 raise BadRequest(f"Unsupported operator {operator!r}")
         if clauses:
@@ -275,6 +284,9 @@ def _next_paging(request: Request, after: int) -> dict:
 
 
 def create_app(ctx: EmulatorContext) -> Starlette:
+    # Imported here: the write module builds on this one's errors and constants.
+    from sandbox.emulators import hubspot_writes
+
     store = ctx.store
     general_limit = int(scaled(TEN_SECONDLY_LIMIT, ctx.limits))
     search_limit = int(scaled(SEARCH_LIMIT_PER_SECOND, ctx.limits))
@@ -376,9 +388,13 @@ def create_app(ctx: EmulatorContext) -> Starlette:
             return _validation_error("Invalid input JSON: the request body is not valid JSON")
         except BadRequest as problem:
             return _validation_error(str(problem))
-        rows = store.query(
+        # Tasks created through the write API are searchable too: a client looks up which of its keys exist.
+        created = hubspot_writes.created_tasks(ctx) if object_type == "tasks" else []
+        rows = query_world_with(
+            store,
             VENDOR,
             object_type,
+            created,
             f"select body, count(*) over () as total from records where {where} order by {order} limit ? offset ?",
             [*params, limit, after],
         )
@@ -503,7 +519,7 @@ def create_app(ctx: EmulatorContext) -> Starlette:
             return _unauthorized()
         return _not_found(f"No route for {request.method} {request.url.path}")
 
-    routes = [
+    routes = hubspot_writes.routes(ctx, gate, ok) + [
         Route("/crm/v3/objects/{object_type}", list_objects, methods=["GET"]),
         Route("/crm/v3/objects/{object_type}/search", search_objects, methods=["POST"]),
         Route("/crm/v3/objects/{object_type}/{object_id}", read_object, methods=["GET"]),

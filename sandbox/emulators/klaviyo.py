@@ -35,6 +35,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sandbox.emulators.common import EmulatorContext, RollingWindow, scaled
+from sandbox.emulators.destinations import query_world_with
 
 VENDOR = "klaviyo"
 JSON_API = "application/vnd.api+json"
@@ -518,8 +519,16 @@ class Throttle:
 
 
 def create_app(ctx: EmulatorContext) -> Starlette:
+    # Imported here: the write module builds on this one's errors and throttles.
+    from sandbox.emulators import klaviyo_writes
+
     store = ctx.store
     throttles = {name: Throttle(endpoint, ctx) for name, endpoint in ENDPOINTS.items()}
+
+    def records(resource: str, sql: str, params: list) -> list[tuple]:
+        """The world's records of a resource; for lists, also those created through the write API."""
+        extra = klaviyo_writes.created_lists(ctx) if resource == "lists" else []
+        return query_world_with(store, VENDOR, resource, extra, sql, params)
 
     def authenticate(request: Request) -> None:
         header = request.headers.get("authorization", "")
@@ -563,7 +572,7 @@ def create_app(ctx: EmulatorContext) -> Starlette:
         query = parse_query(endpoint, params)
         cursor = decode_cursor(query, params["page[cursor]"]) if params.get("page[cursor]") else None
         sql, sql_params = page_sql(query, cursor)
-        rows = store.query(VENDOR, endpoint.resource, sql, sql_params)
+        rows = records(endpoint.resource, sql, sql_params)
         page, more = rows[: query.page_size], len(rows) > query.page_size
         root = api_root(request)
         data = [present(json.loads(body), endpoint, query.additional_fields, root) for body, _, _ in page]
@@ -581,7 +590,8 @@ def create_app(ctx: EmulatorContext) -> Starlette:
 
     def get_record(request: Request, endpoint: Endpoint) -> JSONResponse:
         record_id = request.path_params["id"]
-        bodies = store.bodies(VENDOR, endpoint.resource, "select body from records where id = ?", [record_id])
+        found = records(endpoint.resource, "select body from records where id = ?", [record_id])
+        bodies = [json.loads(body) for (body,) in found]
         if not bodies:
             raise KlaviyoError(404, "not_found", "Not found.", f"A {endpoint.record_type} with id {record_id} "
                                "was not found.", {"pointer": "/data/id"})  # fmt: skip
@@ -593,7 +603,7 @@ def create_app(ctx: EmulatorContext) -> Starlette:
             media_type=JSON_API,
         )
 
-    routes = []
+    routes = klaviyo_writes.routes(ctx, authenticate, api_root)
     for name in ENDPOINTS:
         collection, item = f"/api/{name}/", f"/api/{name}/{{id}}/"
         routes += [

@@ -5,6 +5,7 @@ and a form's leads. Graph API conventions kept: `access_token` query parameter, 
 returned, cursor paging (`paging.cursors.before/after`, `paging.next` absent on the last page), errors as
 `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`, and throttling answered with HTTP
 400 and code 17 (per token) or 80004 (per ad account) in the body plus the usage headers, never a 429.
+Custom audiences (the destination side: create, add, remove, replace) live in meta_audiences.py.
 """
 
 from __future__ import annotations
@@ -193,6 +194,9 @@ def appsecret_proof(access_token: str, app_secret: str) -> str:
 
 
 def create_app(ctx: EmulatorContext) -> Starlette:
+    # Imported here: the audience module builds on this one's errors and paging helpers.
+    from sandbox.emulators import meta_audiences
+
     token_allowance = max(1, int(scaled(CALLS_PER_HOUR_PER_TOKEN, ctx.limits)))
     account_allowance = max(1, int(scaled(CALLS_PER_HOUR_PER_AD_ACCOUNT, ctx.limits)))
     per_token = RollingWindow(token_allowance, WINDOW_SECONDS)
@@ -347,6 +351,7 @@ def create_app(ctx: EmulatorContext) -> Starlette:
 
     return Starlette(
         routes=[
+            *meta_audiences.routes(ctx, throttle),
             Route("/{version}/{node}/{edge}", edge),
             Route("/{path:path}", unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ]

@@ -62,3 +62,13 @@ def request_counts(base_url: str) -> dict[str, int]:
         counts[row["vendor"]] = counts.get(row["vendor"], 0) + row["count"]
     return counts
 
+
+
+def api_created(base_url: str) -> dict[tuple[str, str], set[str]]:
+    """Ids of the objects the syncs created through the vendors' write APIs, which the sources read back."""
+    import httpx
+
+    klaviyo = httpx.get(f"{base_url}/_sandbox/destinations/klaviyo", timeout=30).json()
+    hubspot = httpx.get(f"{base_url}/_sandbox/destinations/hubspot", timeout=30).json()
+    return {("klaviyo", "lists"): {entry["id"] for entry in klaviyo["lists"]},
+            ("hubspot", "tasks"): {task["id"] for task in hubspot["tasks"]}}

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cdp import paths
-from tests.e2e.conftest import request_counts, reset_request_log
+from tests.e2e.conftest import api_created, request_counts, reset_request_log
 from tests.helpers.reconcile import describe, reconcile
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -74,10 +74,13 @@ def test_the_staging_models_hold_one_row_per_loaded_record(sandbox_url):
 
 def test_a_second_run_loads_nothing_twice(sandbox_url):
     before = table_counts()
+    # The first run's syncs created lists and tasks in the vendors; this run loads them like any record.
+    created = api_created(sandbox_url)
     reset_request_log(sandbox_url)
     materialize()
-    assert table_counts() == before
-    differences = reconcile(paths.world_dir(), paths.warehouse_path())
+    grown = {table: n - before[table] for table, n in table_counts().items() if n != before[table]}
+    assert grown == {table: len(ids) for table, ids in created.items() if ids}
+    differences = reconcile(paths.world_dir(), paths.warehouse_path(), created)
     assert all(d.exact for d in differences), describe(differences)
     # Nothing changed, so every resource costs about one request (plus each vendor's fixed reads).
     counts = request_counts(sandbox_url)
@@ -90,14 +93,49 @@ def test_after_a_day_the_incremental_run_is_bounded_by_the_change_and_equals_the
 
     before = table_counts()
     summary = advance_world(paths.world_dir(), 1, progress=lambda _: None)
+    created = api_created(sandbox_url)  # this run loads what earlier syncs created; its own syncs come after
     reset_request_log(sandbox_url)
     materialize()
     counts = request_counts(sandbox_url)
     print("advance:", summary)
     print("requests of the incremental run:", counts)
-    differences = reconcile(paths.world_dir(), paths.warehouse_path())
+    differences = reconcile(paths.world_dir(), paths.warehouse_path(), created)
     assert all(d.exact for d in differences), describe(differences)
     after = table_counts()
     assert after[("mixpanel", "events")] > before[("mixpanel", "events")]
     # Bounded by the change: a handful of pages per vendor, nowhere near the first load's full paging.
     assert sum(counts.values()) <= 80, counts
+
+
+def test_every_declared_sync_delivered_what_its_model_says(sandbox_url):
+    """After the runs above, each sync's destination holds what the warehouse intends (no row failed)."""
+    import httpx
+
+    con = duckdb.connect(str(paths.warehouse_path()), read_only=True)
+    try:
+        runs = con.execute("""select sync_name, arg_max(status, planned_at) from syncs.sync_runs
+            group by sync_name""").fetchall()
+        held = dict(con.execute("select sync_name, count(*) from syncs.sync_state group by 1").fetchall())
+        wanted = {row[0] for row in con.execute(
+            "select p.primary_email from segments.lifecycle_new s join marts.customer_profiles p using (customer_id)"
+            " where p.email_consent = 'subscribed' and p.primary_email is not null").fetchall()}
+    finally:
+        con.close()
+    assert runs and all(status == "succeeded" for _, status in runs), runs
+    state = httpx.get(f"{sandbox_url}/_sandbox/destinations/klaviyo", timeout=30).json()
+    emails = {p["id"]: p["email"] for p in state["profiles"]}
+    [members] = [entry["profile_ids"] for entry in state["lists"] if entry["name"] == "New customers"]
+    assert {emails[m].lower() for m in members} == {e.lower() for e in wanted}
+    assert held.get("klaviyo_list__lifecycle_new", 0) == len(wanted)
+
+
+def test_a_dry_run_right_after_a_sync_plans_nothing_and_the_listing_shows_its_last_run(sandbox_url):
+    from orchestration.dbt import prepare_manifest
+    from orchestration.segments import sync_specs
+    from reverse_etl.report import plan_lines, sync_listing
+
+    specs = {spec.name: spec for spec in sync_specs(prepare_manifest())}
+    lines = plan_lines(specs["klaviyo_list__lifecycle_new"])
+    assert "adds 0, changes 0, removes 0" in lines[1], lines
+    listing = sync_listing(list(specs.values()))
+    assert any(line.startswith("klaviyo_list__lifecycle_new") and "succeeded" in line for line in listing), listing

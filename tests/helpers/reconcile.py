@@ -2,6 +2,9 @@
 
 For each resource of the world store: the ids missing from the warehouse, the ids the warehouse has that the
 store does not, duplicate keys, and records whose last-modified time differs (an old version kept).
+
+The vendors also serve what the syncs created through their write APIs (Klaviyo lists, HubSpot tasks), which
+the next ingestion loads like any record: `created` adds those ids to the store's side.
 """
 
 from __future__ import annotations
@@ -53,26 +56,34 @@ class Difference:
         return not (self.missing or self.extra or self.duplicates or self.stale)
 
 
-def reconcile(world_dir: Path, warehouse: Path) -> list[Difference]:
+def reconcile(world_dir: Path, warehouse: Path, created: dict[tuple[str, str], set[str]] | None = None
+              ) -> list[Difference]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         con.execute("set timezone = 'UTC'")
-        return [_compare(con, world_dir, vendor, resource, *exprs) for (vendor, resource), exprs in KEYS.items()] + [
-            _compare_events(con, world_dir)
-        ]
+        return [
+            _compare(con, world_dir, vendor, resource, *exprs, created=(created or {}).get((vendor, resource), set()))
+            for (vendor, resource), exprs in KEYS.items()
+        ] + [_compare_events(con, world_dir)]
     finally:
         con.close()
 
 
-def _compare(con, world_dir, vendor, resource, key, modified) -> Difference:
+def _compare(con, world_dir, vendor, resource, key, modified, created: set[str]) -> Difference:
     store = f"read_parquet('{world_dir / vendor / f'{resource}.parquet'}')"
     version = f"({modified})::timestamptz" if modified else "null::timestamptz"
     con.execute(f"create or replace temp view w as select ({key})::varchar as k, {version} as m from {vendor}.{resource}")
-    con.execute(f"create or replace temp view s as select id as k, {'updated_at' if modified else 'null::timestamptz'} as m from {store}")
+    # Created ids carry no version here: their last-modified time is the vendor's, not the world's.
+    con.execute("create or replace temp table api_created (k varchar)")
+    if created:
+        con.executemany("insert into api_created values (?)", [(k,) for k in sorted(created)])
+    con.execute(f"create or replace temp view s as select id as k, {'updated_at' if modified else 'null::timestamptz'} as m"
+                f" from {store} union all select k, null from api_created")
     return _diff(con, vendor, resource)
 
 
 def _compare_events(con, world_dir) -> Difference:
+    con.execute("create or replace temp table api_created (k varchar)")
     files = str(world_dir / "mixpanel" / "events" / "*.ndjson.gz")
     con.execute(
         "create or replace temp view s as select distinct properties->>'$.\"$insert_id\"' as k, null::timestamptz as m "
@@ -92,7 +103,8 @@ def _diff(con, vendor, resource) -> Difference:
         missing=one("select count(*) from (select k from s except select k from w)"),
         extra=one("select count(*) from (select k from w except select k from s)"),
         duplicates=one("select count(*) - count(distinct k) from w"),
-        stale=one("select count(*) from s join w using (k) where s.m is distinct from w.m"),
+        stale=one("select count(*) from s join w using (k) where s.m is distinct from w.m"
+                  " and k not in (select k from api_created)"),
     )
 
 
