@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -21,7 +22,7 @@ import duckdb
 
 from ingestion.http import REQUEST_STATS, SourceConfigurationError, VendorUnavailableError, stats_delta
 from reverse_etl.destinations import DESTINATIONS
-from reverse_etl.destinations.base import DestinationError, PlannedRow
+from reverse_etl.destinations.base import Destination, DestinationError, PlannedRow
 from reverse_etl.plan import SyncSpec
 from reverse_etl.state import ROW_RESULTS, RUNS, STATE, RunFolder, ensure_tables, unrecorded_runs
 
@@ -78,13 +79,11 @@ def deliver(spec: SyncSpec, run: RunFolder, full_resync: bool = False,
             run.append_results("remove", [(row.key, None) for row in rows["remove"]], [])
             summary.succeeded["remove"] = len(rows.pop("remove"))
         for op, op_rows in rows.items():
-            if not op_rows:
-                continue
-            size = destination.batch_sizes[op]
-            for start in range(0, len(op_rows), size):
-                batch = op_rows[start:start + size]
+            size = destination.batch_sizes.get(op, 1)
+            batches = [op_rows[start:start + size] for start in range(0, len(op_rows), size)]
+            for done_rows, batch, encoded in _encoded_ahead(destination, op, batches):
                 try:
-                    result = destination.write(op, batch)
+                    result = destination.write(op, batch, encoded)
                 except (VendorUnavailableError, SourceConfigurationError, DestinationError) as error:
                     run.append_results(op, [], [(row.key, str(error)) for row in batch])
                     summary.failed[op] = summary.failed.get(op, 0) + len(batch)
@@ -99,7 +98,7 @@ def deliver(spec: SyncSpec, run: RunFolder, full_resync: bool = False,
                     summary.notes[name] = summary.notes.get(name, 0) + value
                 summary.failure_samples += [{"key": k, "operation": op, "error": e} for k, e in failed][
                     : max(0, 10 - len(summary.failure_samples))]
-                progress(f"{spec.name}: {op} {start + len(batch)}/{len(op_rows)} ({len(failed)} failed in batch)")
+                progress(f"{spec.name}: {op} {done_rows}/{len(op_rows)} ({len(failed)} failed in batch)")
     except (VendorUnavailableError, SourceConfigurationError, DestinationError) as error:
         # The vendor is down or refuses the configuration: later batches would fail the same way. Rows not
         # confirmed stay unconfirmed and are planned again next run.
@@ -109,6 +108,22 @@ def deliver(spec: SyncSpec, run: RunFolder, full_resync: bool = False,
     summary.seconds = round(time.monotonic() - started, 3)
     (run.path / "delivery.json").write_text(json.dumps(asdict(summary)))
     return summary
+
+
+def _encoded_ahead(destination: Destination, op: str, batches: list[list[PlannedRow]]):
+    """Yield (rows done after this batch, batch, its encoding), encoding the next batch in a worker thread while
+    the caller sends the current one (the send waits on the network, so the two overlap)."""
+    if not batches:
+        return
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        upcoming = worker.submit(destination.encode, op, batches[0])
+        done = 0
+        for index, batch in enumerate(batches):
+            encoded = upcoming.result()
+            if index + 1 < len(batches):
+                upcoming = worker.submit(destination.encode, op, batches[index + 1])
+            done += len(batch)
+            yield done, batch, encoded
 
 
 def _journaled_keys(run: RunFolder) -> set[tuple[str, str]]:

@@ -60,7 +60,12 @@ class Destination:
     def prepare(self) -> None:
         """Create or find the destination object (list, audience, properties); idempotent."""
 
-    def write(self, op: str, rows: list[PlannedRow]) -> BatchResult:
+    def encode(self, op: str, rows: list[PlannedRow]) -> Any:
+        """CPU work on a batch that needs no vendor (Meta's hashing). The engine encodes the next batch while
+        the current one is in flight, so a slow encoding does not halve the throughput; `write` receives it."""
+        return None
+
+    def write(self, op: str, rows: list[PlannedRow], encoded: Any = None) -> BatchResult:
         raise NotImplementedError
 
     def begin_replace(self, total: int) -> None:

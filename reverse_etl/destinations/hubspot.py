@@ -98,7 +98,7 @@ class HubSpotContacts(Destination):
         # Every value is sent as text: HubSpot stores strings, and a text property never refuses a number.
         self.client.ensure_properties("contacts", {name: "string" for name in self.fields})
 
-    def write(self, op: str, rows: list[PlannedRow]) -> BatchResult:
+    def write(self, op: str, rows: list[PlannedRow], encoded: Any = None) -> BatchResult:
         by_email = {str(row.payload["identity"]["email"]).strip().lower(): row for row in rows}
         inputs = []
         for email, row in by_email.items():
@@ -148,7 +148,7 @@ class HubSpotTasks(Destination):
     def prepare(self) -> None:
         self.client.ensure_properties("tasks", {TASK_KEY_PROPERTY: "string"})
 
-    def write(self, op: str, rows: list[PlannedRow]) -> BatchResult:
+    def write(self, op: str, rows: list[PlannedRow], encoded: Any = None) -> BatchResult:
         policy = destination_policy("hubspot")
 
         def attempt() -> dict[str, str]:

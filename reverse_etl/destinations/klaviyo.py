@@ -168,7 +168,7 @@ class KlaviyoProfiles(Destination):
             raise DestinationError("klaviyo_profiles syncs need `fields` (profile property -> model column).")
         self.client = KlaviyoClient()
 
-    def write(self, op: str, rows: list[PlannedRow]) -> BatchResult:
+    def write(self, op: str, rows: list[PlannedRow], encoded: Any = None) -> BatchResult:
         if op == "remove":
             profiles = [_profile(row, {name: None for name in self.fields}) for row in rows]
         else:
@@ -194,7 +194,7 @@ class KlaviyoList(Destination):
     def prepare(self) -> None:
         self.list = self.client.list_id(self.target)
 
-    def write(self, op: str, rows: list[PlannedRow]) -> BatchResult:
+    def write(self, op: str, rows: list[PlannedRow], encoded: Any = None) -> BatchResult:
         if op == "remove":
             return BatchResult(self._members("DELETE", {row.key: row.destination_id for row in rows}))
         outcomes, imported = _import(self.client, rows, [_profile(row) for row in rows])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from typing import Any
 
 from ingestion.meta.helpers import GraphClient, MetaApiError
 from reverse_etl.destinations.base import BatchResult, Destination, Outcome, PlannedRow
@@ -68,22 +69,26 @@ class MetaCustomAudience(Destination):
         identity = payload["identity"]
         return meta_row(SCHEMA, {key: identity.get(IDENTITY_OF[key]) for key in SCHEMA}, self.region)
 
-    def write(self, op: str, rows: list[PlannedRow]) -> BatchResult:
-        usable, outcomes = [], []
+    def encode(self, op: str, rows: list[PlannedRow]) -> tuple[list, list[Outcome], list[list[str]]]:
+        """Hash the batch: (usable rows with their values, refusals, the old values of changed rows)."""
+        usable, refused = [], []
         for row in rows:
             values = self.hashed(row.payload)
             if any(values):
                 usable.append((row, values))
             else:
-                outcomes.append(Outcome(row.key, False, "no valid email or phone after Meta's normalisation"))
+                refused.append(Outcome(row.key, False, "no valid email or phone after Meta's normalisation"))
+        old = [self.hashed(row.previous) for row, _ in usable if op == "change" and row.previous]
+        return usable, refused, old
+
+    def write(self, op: str, rows: list[PlannedRow], encoded: Any = None) -> BatchResult:
+        usable, outcomes, old = encoded or self.encode(op, rows)
         if not usable:
             return BatchResult(outcomes)
         notes = {}
         try:
-            if op == "change":
-                old = [self.hashed(row.previous) for row, _ in usable if row.previous]
-                if old:
-                    self._send("DELETE", "users", old)
+            if old:
+                self._send("DELETE", "users", old)
             if op == "remove":
                 answer = self._send("DELETE", "users", [values for _, values in usable])
             elif self.replace_session is not None:

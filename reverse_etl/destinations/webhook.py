@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 from ingestion.http import SourceConfigurationError, VendorUnavailableError
@@ -47,7 +48,7 @@ class Webhook(Destination):
         self.url = f"{base}/{target.strip('/')}" if target else base
         self.session = _session(self.url)
 
-    def write(self, op: str, rows: list[PlannedRow]) -> BatchResult:
+    def write(self, op: str, rows: list[PlannedRow], encoded: Any = None) -> BatchResult:
         body = {"sync": self.sync_name, "operation": op,
                 "rows": [{"key": row.key, **row.payload} for row in rows]}
         try:
