@@ -58,10 +58,6 @@ class SyncDeclaration:
     fields: dict[str, str] = field(default_factory=dict)
     max_change_share: float = DEFAULT_MAX_CHANGE_SHARE
 
-    def as_metadata(self) -> dict[str, Any]:
-        return {"destination": self.destination, "key": self.key, "mode": self.mode, "target": self.target,
-                "fields": dict(self.fields), "max_change_share": self.max_change_share}
-
 
 @dataclass(frozen=True)
 class SegmentDeclaration:

@@ -139,3 +139,26 @@ def test_a_dry_run_right_after_a_sync_plans_nothing_and_the_listing_shows_its_la
     assert "adds 0, changes 0, removes 0" in lines[1], lines
     listing = sync_listing(list(specs.values()))
     assert any(line.startswith("klaviyo_list__lifecycle_new") and "succeeded" in line for line in listing), listing
+
+
+def test_a_paused_sync_sends_nothing_until_resumed(sandbox_url):
+    from orchestration.run import materialize as run
+
+    name = "klaviyo_list__lifecycle_new"
+    marker = paths.syncs_dir() / name / "paused"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+
+    def runs() -> int:
+        con = duckdb.connect(str(paths.warehouse_path()), read_only=True)
+        try:
+            return con.execute("select count(*) from syncs.sync_runs where sync_name = ?", [name]).fetchone()[0]
+        finally:
+            con.close()
+
+    before = runs()
+    assert run([f'key:"syncs/{name}"']).success
+    assert runs() == before
+    marker.unlink()
+    assert run([f'key:"syncs/{name}"']).success
+    assert runs() == before + 1

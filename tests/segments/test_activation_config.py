@@ -26,8 +26,8 @@ def test_a_valid_block_names_the_segment_after_its_model_and_keeps_its_syncs():
     assert (segment.name, segment.owner, segment.cadence) == ("vip", "crm@example.com", "daily")
     [sync] = segment.syncs
     assert segment.sync_name(sync) == "klaviyo_list__vip"
-    assert sync.as_metadata() == {"destination": "klaviyo_list", "key": "customer_id", "mode": "mirror",
-                                  "target": "VIP", "fields": {"cdp_ltv": "lifetime_revenue"}}
+    assert (sync.destination, sync.key, sync.mode, sync.target) == ("klaviyo_list", "customer_id", "mirror", "VIP")
+    assert sync.fields == {"cdp_ltv": "lifetime_revenue"} and sync.max_change_share == 0.5
 
 
 def test_a_misspelt_key_is_named_with_the_model_and_the_fix():
@@ -49,6 +49,12 @@ def test_sync_mode_and_key_are_required():
     message = problems_of({**VALID, "syncs": [{"destination": "hubspot_contacts"}]})
     assert "meta.cdp.syncs[0].mode is None" in message
     assert "meta.cdp.syncs[0].key is missing" in message
+
+
+def test_the_change_guard_share_must_be_a_share():
+    sync = {"destination": "klaviyo_list", "key": "customer_id", "mode": "mirror", "max_change_share": 1.5}
+    assert "syncs[0].max_change_share is 1.5; fix: a share between 0 (exclusive) and 1" in problems_of(
+        {**VALID, "syncs": [sync]})
 
 
 def test_two_syncs_to_one_destination_would_share_an_asset_and_are_refused():
