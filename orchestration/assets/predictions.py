@@ -37,7 +37,8 @@ from orchestration.instance import WAREHOUSE_POOL
 
 CUSTOMER_PREDICTIONS = AssetKey([SCHEMA, "customer_predictions"])
 MODEL_CARDS = {name: AssetKey([SCHEMA, f"{name}_model"]) for name in ("purchase", "churn")}
-UPSTREAM_MODELS = ("prediction_features", "int_orders_netted", "customer_profiles")
+# customer_profiles carries the scores, so the customers scored come from customer_source_records (the same set).
+UPSTREAM_MODELS = ("prediction_features", "int_orders_netted", "customer_source_records")
 
 
 def _previous_distributions(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
@@ -112,7 +113,8 @@ def propensity_models(context: AssetExecutionContext):
     con = duckdb.connect(str(warehouse_path()))
     try:
         features, orders = read_features(con), read_orders(con)
-        customers = con.execute("select customer_id from marts.customer_profiles order by customer_id").df()
+        customers = con.execute(
+            "select distinct customer_id from marts.customer_source_records order by customer_id").df()
         result = run_predictions(features, orders, customers["customer_id"], as_of(), _previous_distributions(con))
         replace_table(con, "customer_predictions", result.predictions)
         _append_cards(con, result.cards, context.run_id)

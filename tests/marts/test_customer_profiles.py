@@ -37,6 +37,18 @@ def test_every_customer_of_identity_resolution_has_exactly_one_profile(warehouse
     assert customers, "the world produced no customers"
 
 
+def test_every_profile_carries_the_latest_scores_of_its_customer(warehouse):
+    mismatched = rows(warehouse, """
+        select count(*) from marts.customer_profiles p
+        full join predictions.customer_predictions s using (customer_id)
+        where p.customer_id is null or s.customer_id is null
+           or p.purchase_probability is distinct from s.purchase_probability
+           or p.churn_decile is distinct from s.churn_decile""")[0][0]
+    assert mismatched == 0
+    scored = rows(warehouse, "select count(purchase_probability) from marts.customer_profiles")[0][0]
+    assert scored > 0, "the tiny world should train the purchase model, or this test proves nothing"
+
+
 def test_lifetime_revenue_adds_up_to_the_net_revenue_of_the_orders_attributed_to_customers(warehouse):
     # Independently of the models: order totals minus money refunded, for the orders identity resolution
     # placed with a customer, cancelled orders excluded.

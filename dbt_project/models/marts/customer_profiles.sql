@@ -111,6 +111,13 @@ select
     cast(acquisition.acquisition_touch as varchar) as acquisition_touch,
     cast(acquisition.acquired_at as timestamp with time zone) as acquired_at,
 
+    -- predictions (orchestration/assets/predictions.py; null before a model could be trained)
+    cast(predictions.purchase_probability as double precision) as purchase_probability,
+    cast(predictions.purchase_decile as integer) as purchase_decile,
+    cast(predictions.churn_probability as double precision) as churn_probability,
+    cast(predictions.churn_decile as integer) as churn_decile,
+    cast(predictions.scored_at as timestamp with time zone) as predictions_scored_at,
+
     cast(customers.source_records_count as integer) as source_records_count,
     {{ customer_360_as_of() }} as profile_as_of
 from customers
@@ -123,3 +130,5 @@ left join behaviour on customers.customer_id = behaviour.customer_id
 left join interests on customers.customer_id = interests.customer_id
 left join engagement on customers.customer_id = engagement.customer_id
 left join acquisition on customers.customer_id = acquisition.customer_id
+left join {{ source('predictions', 'customer_predictions') }} as predictions
+    on customers.customer_id = predictions.customer_id

@@ -14,10 +14,8 @@ select
     profiles.orders_count as cdp_orders_count,
     profiles.rfm_cell as cdp_rfm_cell,
     profiles.top_interest_1 as cdp_top_interest,
-    round(predictions.purchase_probability, 4) as cdp_purchase_probability,
-    round(predictions.churn_probability, 4) as cdp_churn_probability
+    round(profiles.purchase_probability, 4) as cdp_purchase_probability,
+    round(profiles.churn_probability, 4) as cdp_churn_probability
 from {{ ref('customer_profiles') }} as profiles
 inner join crm_contacts on profiles.customer_id = crm_contacts.customer_id
 left join {{ ref('customer_lifecycle') }} as lifecycle on profiles.customer_id = lifecycle.customer_id
-left join {{ source('predictions', 'customer_predictions') }} as predictions
-    on profiles.customer_id = predictions.customer_id
