@@ -69,7 +69,7 @@ def reconcile(world_dir: Path, warehouse: Path, created: dict[tuple[str, str], s
         con.close()
 
 
-def _compare(con, world_dir, vendor, resource, key, modified, created: set[str]) -> Difference:
+def _compare(con, world_dir, vendor, resource, key, modified, created: frozenset[str] = frozenset()) -> Difference:
     store = f"read_parquet('{world_dir / vendor / f'{resource}.parquet'}')"
     version = f"({modified})::timestamptz" if modified else "null::timestamptz"
     con.execute(f"create or replace temp view w as select ({key})::varchar as k, {version} as m from {vendor}.{resource}")
