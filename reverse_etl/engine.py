@@ -40,10 +40,6 @@ class DeliverySummary:
     notes: dict[str, int] = field(default_factory=dict)
     failure_samples: list[dict[str, str]] = field(default_factory=list)
 
-    @property
-    def requests_per_second(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
 
 @dataclass
 class RunRecord:
@@ -72,12 +68,11 @@ def deliver(spec: SyncSpec, run: RunFolder, full_resync: bool = False,
         destination = DESTINATIONS[spec.destination](spec.target, spec.fields, spec.name)
         if any(rows.values()):
             destination.prepare()
-        replacing = full_resync and destination.can_replace
-        if replacing:
+        # A full resync where the vendor can replace: the replacement drops everything not sent, so the removes
+        # are done by it, and confirmed once every add went through.
+        replaced = rows.pop("remove") if full_resync and destination.can_replace else None
+        if replaced is not None:
             destination.begin_replace(len(rows["add"]))
-            # The replacement drops everything not sent: removes are done by it, and confirmed as such.
-            run.append_results("remove", [(row.key, None) for row in rows["remove"]], [])
-            summary.succeeded["remove"] = len(rows.pop("remove"))
         for op, op_rows in rows.items():
             size = destination.batch_sizes.get(op, 1)
             batches = [op_rows[start:start + size] for start in range(0, len(op_rows), size)]
@@ -99,6 +94,9 @@ def deliver(spec: SyncSpec, run: RunFolder, full_resync: bool = False,
                 summary.failure_samples += [{"key": k, "operation": op, "error": e} for k, e in failed][
                     : max(0, 10 - len(summary.failure_samples))]
                 progress(f"{spec.name}: {op} {done_rows}/{len(op_rows)} ({len(failed)} failed in batch)")
+        if replaced:
+            run.append_results("remove", [(row.key, None) for row in replaced], [])
+            summary.succeeded["remove"] = len(replaced)
     except (VendorUnavailableError, SourceConfigurationError, DestinationError) as error:
         # The vendor is down or refuses the configuration: later batches would fail the same way. Rows not
         # confirmed stay unconfirmed and are planned again next run.

@@ -33,7 +33,9 @@ REFUSED = {
 }
 
 
-class HubSpotApiError(RuntimeError):
+class HubSpotApiError(DestinationError):
+    """The vendor refused a call; a whole batch refused this way stops the delivery (the rows stay unconfirmed)."""
+
     def __init__(self, what: str, status: int, body: Any):
         message = body.get("message") if isinstance(body, dict) else None
         super().__init__(f"HubSpot {what} answered HTTP {status}: {message or str(body)[:300]}")

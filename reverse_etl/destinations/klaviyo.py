@@ -33,7 +33,9 @@ REFUSED = {
 }
 
 
-class KlaviyoApiError(RuntimeError):
+class KlaviyoApiError(DestinationError):
+    """The vendor refused a call; a whole batch refused this way stops the delivery (the rows stay unconfirmed)."""
+
     def __init__(self, what: str, status: int, body: Any):
         errors = body.get("errors") if isinstance(body, dict) else None
         detail = "; ".join(str(e.get("detail") or e.get("title")) for e in errors or [] if isinstance(e, dict))
