@@ -34,6 +34,7 @@ from cdp.predictions.scoring import ModelCard, run_predictions
 from cdp.predictions.warehouse_io import SCHEMA, read_features, read_orders, replace_table
 from orchestration.assets.dbt_models import cdp_dbt_models
 from orchestration.instance import WAREHOUSE_POOL
+from orchestration.metadata import markdown_table
 
 CUSTOMER_PREDICTIONS = AssetKey([SCHEMA, "customer_predictions"])
 MODEL_CARDS = {name: AssetKey([SCHEMA, f"{name}_model"]) for name in ("purchase", "churn")}
@@ -70,11 +71,8 @@ def _append_cards(con: duckdb.DuckDBPyConnection, cards: list[ModelCard], run_id
 
 
 def _markdown_table(rows: list[dict]) -> str:
-    header = list(rows[0])
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        lines.append("| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()) + " |")
-    return "\n".join(lines)
+    return markdown_table(list(rows[0]), [tuple(f"{v:.4f}" if isinstance(v, float) else v for v in row.values())
+                                          for row in rows])
 
 
 def _card_metadata(card: ModelCard) -> dict:

@@ -7,6 +7,7 @@ from dagster_dbt import get_asset_key_for_model
 from cdp.paths import warehouse_path
 from orchestration.assets.dbt_models import cdp_dbt_models
 from orchestration.instance import WAREHOUSE_POOL
+from orchestration.metadata import markdown_table
 
 REPORT_MODELS = ("revenue_by_channel_daily", "sales_funnel_by_stage", "sales_performance_by_owner",
                  "campaign_performance", "email_campaign_engagement", "cohort_retention_monthly")
@@ -34,12 +35,6 @@ HEADLINES = {
         from reports.cohort_retention_monthly where months_since_first_order <= 6
         group by months_since_first_order order by month""",
 }
-
-
-def markdown_table(columns: list[str], rows: list[tuple]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 @asset(

@@ -34,6 +34,7 @@ from cdp.paths import syncs_dir, warehouse_path
 from cdp.warehouse import publish_read_copy
 from orchestration.assets.identity import HEALTH_CHECKS, IDENTITY_RESOLUTION
 from orchestration.instance import WAREHOUSE_POOL
+from orchestration.metadata import markdown_table
 from reverse_etl.destinations import DESTINATIONS
 from reverse_etl.destinations.webhook import send_alert
 from reverse_etl.engine import DeliverySummary, deliver, record, recover
@@ -60,13 +61,13 @@ def failing_identity_checks(instance) -> tuple[str, ...]:
                         if execution.status == AssetCheckExecutionRecordStatus.FAILED))
 
 
-def _table(rows: list[dict]) -> MetadataValue:
+def _failed_rows_table(rows: list[dict]) -> MetadataValue:
     if not rows:
         return MetadataValue.md("(none)")
     columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(str(row.get(c, "")).replace("|", "/")[:80] for c in columns) + " |" for row in rows]
-    return MetadataValue.md("\n".join(lines))
+    # Vendor error texts may hold a "|", which would break the table; long ones are cut.
+    return MetadataValue.md(markdown_table(
+        columns, [tuple(str(row.get(c, "")).replace("|", "/")[:80] for c in columns) for row in rows]))
 
 
 def _fail(context: OpExecutionContext, spec: SyncSpec, message: str) -> Failure:
@@ -145,7 +146,7 @@ def build_sync_asset(spec: SyncSpec, upstream: AssetKey, description: str, owner
             "request_rate_per_second": round(delivery["requests"] / delivery["seconds"], 2)
             if delivery["seconds"] else 0.0,
             "status": result.status, "run_id": result.run_id,
-            "failed_rows": _table(delivery["failure_samples"]),
+            "failed_rows": _failed_rows_table(delivery["failure_samples"]),
             "tables": MetadataValue.text("syncs.sync_runs, syncs.sync_row_results, syncs.sync_state"),
         })
 
