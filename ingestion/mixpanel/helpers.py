@@ -1,25 +1,28 @@
-"""Mixpanel I/O: download one export to a temporary file, then read it back as bounded Arrow batches.
+"""Mixpanel I/O: download exports to files, then turn them into one parquet file of typed rows.
 
-The export is never held in memory: the response is streamed to disk as it arrives (still gzip-compressed
-when the server sent gzip), and DuckDB reads the file in a streaming query whose result is fetched one
-record batch at a time.
+No event is held in memory or passes through Python row by row: each response is streamed to disk as it
+arrives (still gzip-compressed when the server sent gzip), and DuckDB reads the files and writes the typed rows
+as parquet (in parallel, with bounded memory), which dlt imports into the load package as it is.
 """
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
+import json
 import zlib
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from ingestion.http import SchemaDriftError, TransientError, VendorSession, http_policy, with_retries
-from ingestion.mixpanel.settings import DOWNLOAD_CHUNK_BYTES, EXPORT_PATH, NUMERIC_COLUMNS, PROPERTY_COLUMNS
+from ingestion.mixpanel.settings import (
+    DOWNLOAD_CHUNK_BYTES,
+    DUCKDB_MEMORY_LIMIT,
+    EXPORT_PATH,
+    NUMERIC_COLUMNS,
+    PROPERTY_COLUMNS,
+)
 
 REFUSED = {
     401: "sources.mixpanel.username and sources.mixpanel.secret (a service account's name and secret)",
@@ -91,121 +94,149 @@ def first_export_day(exported_through: str | None, start_date: date, lookback_da
     return max(min(date.fromisoformat(exported_through) - timedelta(days=lookback_days), today), start_date)
 
 
-def events_query(path: Path) -> str:
-    """SQL turning Mixpanel export lines into typed rows; unknown properties stay as JSON text."""
-    typed = []
-    for column, prop in PROPERTY_COLUMNS.items():
-        value = f"properties->>'{_json_path(prop)}'"
-        typed.append(
-            f"try_cast({value} as double) as {column}"
-            if column in NUMERIC_COLUMNS
-            else f"{value} as {column}"
-        )
-    kept_out = ", ".join(f"'{p}'" for p in ["time", "$insert_id", *PROPERTY_COLUMNS.values()])
+def events_query(paths: list[Path]) -> str:
+    """SQL turning Mixpanel export lines into typed rows; unknown properties stay as JSON text.
+
+    Each line's properties are parsed once into a struct of the typed keys (one `json_transform`), and the
+    typed keys are dropped from the JSON text in one merge patch (a null in a patch removes the key): a JSON
+    function per typed column would parse every line seventeen times over.
+    """
+    keys = ["$insert_id", "time", *PROPERTY_COLUMNS.values()]
+    struct = json.dumps({key: "VARCHAR" for key in keys})
+    strip = json.dumps({key: None for key in keys})
+    typed = [
+        f"try_cast(p.\"{prop}\" as double) as {column}" if column in NUMERIC_COLUMNS else f"p.\"{prop}\" as {column}"
+        for column, prop in PROPERTY_COLUMNS.items()
+    ]
     # A strict cast: an export whose `time` stops being a number fails the load instead of loading nulls.
-    epoch = "cast(properties->>'time' as double)"
+    epoch = 'cast(p."time" as double)'
     return f"""
         select
             -- $insert_id de-duplicates; an event sent without one gets a key from its content, as Mixpanel's
             -- own de-duplication falls back to event, distinct_id and time.
-            coalesce(
-                properties->>'{_json_path("$insert_id")}',
-                md5(concat_ws('|', event, properties->>'distinct_id', properties->>'time'))
-            ) as insert_id,
+            coalesce(p."$insert_id", md5(concat_ws('|', event, p."distinct_id", p."time"))) as insert_id,
             event,
             -- time is epoch seconds; newer projects may export milliseconds.
             to_timestamp(case when {epoch} > 1e11 then {epoch} / 1000 else {epoch} end) as "time",
             {", ".join(typed)},
-            to_json(map_from_entries(list_filter(
-                map_entries(json_transform(properties, '"MAP(VARCHAR, JSON)"')),
-                lambda entry: not list_contains([{kept_out}], entry.key)
-            )))::varchar as properties
-        from read_json('{str(path).replace("'", "''")}', format = 'newline_delimited',
-                       columns = {{'event': 'VARCHAR', 'properties': 'JSON'}})
+            json_merge_patch(properties, '{strip}')::varchar as properties
+        from (
+            select event, properties, json_transform(properties, '{struct}') as p
+            from read_json({_sql_list(paths)}, format = 'newline_delimited',
+                           columns = {{'event': 'VARCHAR', 'properties': 'JSON'}})
+        )
     """
 
 
-def _json_path(key: str) -> str:
-    # Mixpanel's own property names start with "$", which a bare JSON path cannot hold: quote the key.
-    return f'$."{key}"'
+def _sql_list(paths: list[Path]) -> str:
+    return "[" + ", ".join(_sql_text(path) for path in paths) + "]"
 
 
-def read_event_batches(path: Path, rows_per_batch: int) -> Iterator[pa.Table]:
-    if path.stat().st_size == 0:
-        return
+def _sql_text(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def exports_to_parquet(exports: list[Path], out: Path) -> int:
+    """Write the typed rows of the downloaded exports to one parquet file `out`, one row per insert_id; returns
+    how many rows.
+
+    One file for the whole run: dlt loads it with one INSERT, which DuckDB spreads over its threads, where a
+    file per export would be loaded one small INSERT after another.
+    """
+    exports = [path for path in exports if path.stat().st_size > 0]
+    if not exports:
+        return 0
     con = duckdb.connect(":memory:")
     try:
         con.execute("set timezone = 'UTC'")
-        # Order does not matter for a merge; dropping it lets DuckDB stream with less memory.
+        # Bounded memory whatever the exports' size: DuckDB streams, and spills to disk past this.
+        con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
         con.execute("set preserve_insertion_order = false")
         try:
-            reader = con.execute(events_query(path)).fetch_record_batch(rows_per_batch)
+            rows = con.execute(f"copy ({events_query(exports)}) to {_sql_text(out)} (format parquet)").fetchone()[0]
         except duckdb.ConversionException as exc:
             raise MixpanelSchemaDriftError(drift_message(exc)) from None
-        # insert_id is the primary key: say in the Arrow schema that it is never null, as dlt's hint does.
-        key = reader.schema.get_field_index("insert_id")
-        schema = reader.schema.set(key, reader.schema.field(key).with_nullable(False))
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                break
-            except (duckdb.ConversionException, pa.ArrowInvalid) as exc:
-                raise MixpanelSchemaDriftError(drift_message(exc)) from None
-            if batch.num_rows:
-                yield pa.Table.from_batches([batch]).cast(schema)
+        # The raw export may repeat an event (a client that sent it twice); Mixpanel itself counts it once.
+        # Repeats are rare: look for them on the key alone, and rewrite the file only when there are any.
+        repeated = con.execute(
+            f"select count(*) from (select insert_id from read_parquet({_sql_text(out)}) "
+            "group by insert_id having count(*) > 1)"
+        ).fetchone()[0]
+        if repeated:
+            once = out.with_name(out.stem + "-once.parquet")
+            rows = con.execute(
+                f"copy (select * from read_parquet({_sql_text(out)}) qualify row_number() over "
+                f"(partition by insert_id order by time) = 1) to {_sql_text(once)} (format parquet)"
+            ).fetchone()[0]
+            once.replace(out)
+        return rows
     finally:
         con.close()
 
 
-@contextlib.contextmanager
-def downloaded_export(
+def exports_before_drift(exports: list[Path]) -> int:
+    """How many exports, from the first, fit the typed columns: the index of the first drifted one.
+
+    Only called once a conversion failed, to load what came before the drift (one query per export)."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        for index, path in enumerate(exports):
+            try:
+                con.execute(f'select count("time") from ({events_query([path])})').fetchone()
+            except duckdb.ConversionException:
+                return index
+        return len(exports)
+    finally:
+        con.close()
+
+
+def download_export(
     base_url: str,
     project_id: str,
     username: str,
     secret: str,
     from_day: date,
     to_day: date,
+    folder: Path,
     session: VendorSession | None = None,
-) -> Iterator[Path]:
-    """Stream one export query to a temporary file (removed afterwards); yields its path.
+) -> Path:
+    """Stream one export query to a file in `folder`, as the server sent it (gzip or plain); returns its path.
 
     The whole download is one attempt: a connection dropped mid-body or a cut gzip stream starts it again
     (with backoff), so a half day never reaches the warehouse.
     """
     session = session or mixpanel_session()
-    policy = session.policy
-    with tempfile.TemporaryDirectory(prefix="mixpanel-export-") as folder:
 
-        def download() -> Path:
-            response = session.get(
-                base_url.rstrip("/") + EXPORT_PATH,
-                params={"project_id": project_id, "from_date": from_day.isoformat(), "to_date": to_day.isoformat()},
-                auth=(username, secret),
-                headers={"Accept-Encoding": "gzip"},
-                stream=True,
-            )
-            with response:
-                if response.status_code != 200:
-                    raise MixpanelExportError(
-                        f"Mixpanel export {from_day}..{to_day} failed with HTTP {response.status_code}: "
-                        f"{_error_of(response)}"
-                    )
-                gzipped = "gzip" in response.headers.get("Content-Encoding", "").lower()
-                path = Path(folder) / ("export.ndjson.gz" if gzipped else "export.ndjson")
-                check = ExportCheck(gzipped)
-                try:
-                    with path.open("wb") as f:
-                        # decode_content=False keeps the gzip bytes: DuckDB decompresses while reading.
-                        while chunk := response.raw.read(DOWNLOAD_CHUNK_BYTES, decode_content=False):
-                            check.feed(chunk)
-                            f.write(chunk)
-                except (ProtocolError, ReadTimeoutError) as exc:
-                    raise TransientError(f"download broken off ({type(exc).__name__})") from None
-                check.finish()
-                return path
+    def download() -> Path:
+        response = session.get(
+            base_url.rstrip("/") + EXPORT_PATH,
+            params={"project_id": project_id, "from_date": from_day.isoformat(), "to_date": to_day.isoformat()},
+            auth=(username, secret),
+            headers={"Accept-Encoding": "gzip"},
+            stream=True,
+        )
+        with response:
+            if response.status_code != 200:
+                raise MixpanelExportError(
+                    f"Mixpanel export {from_day}..{to_day} failed with HTTP {response.status_code}: "
+                    f"{_error_of(response)}"
+                )
+            gzipped = "gzip" in response.headers.get("Content-Encoding", "").lower()
+            path = folder / f"export-{from_day}.ndjson{'.gz' if gzipped else ''}"
+            check = ExportCheck(gzipped)
+            try:
+                with path.open("wb") as f:
+                    # decode_content=False keeps the gzip bytes: DuckDB decompresses while reading.
+                    while chunk := response.raw.read(DOWNLOAD_CHUNK_BYTES, decode_content=False):
+                        check.feed(chunk)
+                        f.write(chunk)
+            except (ProtocolError, ReadTimeoutError) as exc:
+                raise TransientError(f"download broken off ({type(exc).__name__})") from None
+            check.finish()
+            return path
 
-        yield with_retries("mixpanel", policy, f"export {from_day}..{to_day}", download)
+    return with_retries("mixpanel", session.policy, f"export {from_day}..{to_day}", download)
 
 
 def mixpanel_session() -> VendorSession:

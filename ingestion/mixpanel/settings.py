@@ -9,8 +9,9 @@ DEFAULT_LOOKBACK_DAYS = 3
 # One export query per this many days: a failed download costs at most a month, and a first load of two
 # years stays far below Mixpanel's 60 queries per hour.
 DEFAULT_DAYS_PER_EXPORT = 30
-# Arrow batches handed to dlt; bounded so memory stays flat whatever the export's size.
-DEFAULT_ROWS_PER_BATCH = 500_000
+# DuckDB's memory while it turns one export into parquet; past it DuckDB spills to disk, so memory stays flat
+# whatever the export's size.
+DUCKDB_MEMORY_LIMIT = "1GB"
 # The download is streamed to a temporary file in chunks of this size.
 DOWNLOAD_CHUNK_BYTES = 1 << 20
 
@@ -36,6 +37,17 @@ PROPERTY_COLUMNS = {
     "cart_id": "cart_id",
 }
 NUMERIC_COLUMNS = {"price"}
+
+# The table's columns, declared: dlt imports the parquet files DuckDB writes without reading them. insert_id is
+# never null (the export query derives one when an event has none) but is declared nullable: DuckDB's parquet
+# writer marks every column optional, and a mismatch would make dlt rewrite each file in Python.
+COLUMNS = {
+    "insert_id": {"data_type": "text", "nullable": True},
+    "event": {"data_type": "text"},
+    "time": {"data_type": "timestamp", "timezone": True},
+    **{column: {"data_type": "double" if column in NUMERIC_COLUMNS else "text"} for column in PROPERTY_COLUMNS},
+    "properties": {"data_type": "text"},
+}
 
 # Typed columns come from the SQL above, so the table's shape changes only with this code: new properties
 # land in the JSON `properties` column, and a type change in `time` fails the load (helpers.events_query).

@@ -70,6 +70,12 @@ def device_uuid(rng: np.random.Generator, upper: bool) -> str:
     return text.upper() if upper else text
 
 
+def loyalty_number(serial: int) -> str:
+    """A programme issues each member a number of their own: a scramble of the person's serial, one to one
+    over 90 million serials (48,271 shares no factor with 90,000,000), so two people never share one."""
+    return f"LN{10_000_000 + serial * 48_271 % 90_000_000}"
+
+
 def draw_chunk(rng: np.random.Generator, rates: Rates, serials: np.ndarray, acquired_at: np.ndarray) -> list[dict]:
     """One person per serial, acquired at the given times. Every random draw is vectorised over the chunk."""
     n = len(serials)
@@ -98,7 +104,9 @@ def draw_chunk(rng: np.random.Generator, rates: Rates, serials: np.ndarray, acqu
     n_web = 1 + rng.poisson(0.8, n)
     has_app = rng.random(n) < np.clip(prefs[:, 1] * 2.0, 0, 1)
     phone_digits = rng.integers(0, 10, (n, 10))
-    loyalty = rng.integers(10_000_000, 99_999_999, n)
+    # Drawn but unused: loyalty numbers come from the serial (below). Keeping the draw keeps every later
+    # draw, and so every seed's world, as it was.
+    rng.integers(10_000_000, 99_999_999, n)
     name_ix = rng.integers(0, 20, (n, 2))
     city_ix = rng.integers(0, 4, n)
     domain_ix = rng.integers(0, 4, (n, 2))
@@ -129,7 +137,7 @@ def draw_chunk(rng: np.random.Generator, rates: Rates, serials: np.ndarray, acqu
             "zip": CITIES[c][city_ix[i]][1],
             "emails": emails,
             "phone": e164_phone(c, "".join(map(str, phone_digits[i]))),
-            "loyalty_number": f"LN{loyalty[i]}",
+            "loyalty_number": loyalty_number(serial),
             "lam": float(lam[i]),
             "mu": float(mu[i]),
             "acquired_at": float(acquired_at[i]),

@@ -95,7 +95,9 @@ def warehouse_rows() -> dict[str, tuple]:
         rows = con.execute(
             "select insert_id, event, epoch(time)::bigint, user_id, price, properties from mixpanel.events"
         ).fetchall()
-    return {row[0]: row[1:] for row in rows}
+    loaded = {row[0]: row[1:] for row in rows}
+    assert len(loaded) == len(rows), "an event was loaded twice"
+    return loaded
 
 
 def export_requests(base_url: str) -> int:

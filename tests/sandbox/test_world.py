@@ -13,6 +13,7 @@ import pytest
 
 from sandbox.world.advance import advance_world
 from sandbox.world.generate import generate_world
+from sandbox.world.people import loyalty_number
 from sandbox.world.stats import world_stats
 from sandbox.world.truth import linkable_records, true_purchase_probability
 
@@ -90,6 +91,12 @@ def test_linkable_follows_personal_identifiers_transitively():
     person_of_record = np.array([0, 0, 0, 0, 1])
     assert linkable_records(record_of_row, value_of_row, personal, person_of_record).tolist() == [
         True, True, True, False, False]
+
+
+def test_loyalty_numbers_are_never_shared():
+    # Loyalty numbers are issued one per member: never shared, even across the serials of a large world.
+    serials = np.arange(1, 2_000_001)
+    assert len({loyalty_number(int(s)) for s in serials}) == len(serials)
 
 
 def test_tiny_world_figures_are_pinned(world):
