@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -225,14 +226,21 @@ def download_export(
             gzipped = "gzip" in response.headers.get("Content-Encoding", "").lower()
             path = folder / f"export-{from_day}.ndjson{'.gz' if gzipped else ''}"
             check = ExportCheck(gzipped)
-            try:
-                with path.open("wb") as f:
+            # The check inflates each chunk on a second thread (zlib lets go of the GIL) while the next one
+            # arrives: checking costs no time of its own. One chunk in flight keeps them in order.
+            with path.open("wb") as f, ThreadPoolExecutor(1, thread_name_prefix="export-check") as checker:
+                checked = None
+                try:
                     # decode_content=False keeps the gzip bytes: DuckDB decompresses while reading.
                     while chunk := response.raw.read(DOWNLOAD_CHUNK_BYTES, decode_content=False):
-                        check.feed(chunk)
                         f.write(chunk)
-            except (ProtocolError, ReadTimeoutError) as exc:
-                raise TransientError(f"download broken off ({type(exc).__name__})") from None
+                        if checked:
+                            checked.result()
+                        checked = checker.submit(check.feed, chunk)
+                except (ProtocolError, ReadTimeoutError) as exc:
+                    raise TransientError(f"download broken off ({type(exc).__name__})") from None
+                if checked:
+                    checked.result()
             check.finish()
             return path
 
