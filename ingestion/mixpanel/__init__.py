@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import dlt
@@ -65,23 +65,23 @@ def mixpanel_source(
         start = helpers.first_export_day(state.get("exported_through"), first_day, lookback_days, today)
         with tempfile.TemporaryDirectory(prefix="mixpanel-export-") as name:
             folder, parquet = Path(name), Path(name) / "events.parquet"
-            exports: list[tuple[Path, date]] = []  # each download and the last day it covers
+            exports: list[helpers.Export] = []
             with deferred_failure("mixpanel"):
                 for from_day, to_day in helpers.export_windows(start, today, days_per_export):
-                    path = helpers.download_export(base_url, project_id, username, secret, from_day, to_day, folder, session)
-                    exports.append((path, to_day))
+                    exports.append(helpers.download_export(
+                        base_url, project_id, username, secret, from_day, to_day, folder, session))
             # What was read before a failure still loads, with the cursor that covers it: the rerun starts after.
             drift = None
             try:
-                rows = helpers.exports_to_parquet([path for path, _ in exports], parquet)
+                rows = helpers.exports_to_parquet(exports, parquet)
             except helpers.MixpanelSchemaDriftError as error:
-                drift, exports = error, exports[: helpers.exports_before_drift([path for path, _ in exports])]
-                rows = helpers.exports_to_parquet([path for path, _ in exports], parquet)
+                drift, exports = error, exports[: helpers.exports_before_drift(exports)]
+                rows = helpers.exports_to_parquet(exports, parquet)
             if rows:
                 # dlt links the file into the load package at once; the folder may go afterwards.
                 yield dlt.mark.with_file_import(str(parquet), "parquet", rows, hints=hints)
             if exports:
-                state["exported_through"] = exports[-1][1].isoformat()
+                state["exported_through"] = exports[-1].last_day.isoformat()
             if drift:
                 with deferred_failure("mixpanel"):
                     raise drift

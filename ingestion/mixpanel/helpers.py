@@ -7,9 +7,12 @@ as parquet (in parallel, with bounded memory), which dlt imports into the load p
 
 from __future__ import annotations
 
+import gzip
 import json
+import shutil
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -39,12 +42,24 @@ class MixpanelSchemaDriftError(SchemaDriftError):
     """An export line no longer fits the typed columns (e.g. `time` is not a number any more)."""
 
 
+@dataclass(frozen=True)
+class Export:
+    """One downloaded export: its file, the last day it covers, and how many events (lines) it holds."""
+
+    path: Path
+    last_day: date
+    lines: int
+
+
 class ExportCheck:
     """Checks, while the bytes arrive, that an export is whole: a gzip stream must end at the end of a
-    member, plain text at the end of a line. A cut answer is retried instead of loading part of a day."""
+    member, plain text at the end of a line. A cut answer is retried instead of loading part of a day.
+
+    It also counts the export's lines (one event each), which the conversion must account for in full."""
 
     def __init__(self, gzipped: bool):
         self.gzipped = gzipped
+        self.lines = 0
         self._inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
         self._inside_member = False
         self._last_byte = b"\n"
@@ -53,12 +68,14 @@ class ExportCheck:
         if not chunk:
             return
         self._last_byte = chunk[-1:]
+        if not self.gzipped:
+            self.lines += chunk.count(b"\n")
         data = chunk if self.gzipped else b""
         while data:
             self._inside_member = True
             try:
-                # Only the integrity matters here: the inflated bytes are dropped, DuckDB reads the file.
-                self._inflater.decompress(data)
+                # The inflated bytes are only counted and dropped: DuckDB reads the file.
+                self.lines += self._inflater.decompress(data).count(b"\n")
             except zlib.error as exc:
                 raise TransientError(f"corrupt gzip export ({exc})") from None
             if not self._inflater.eof:
@@ -137,14 +154,14 @@ def _sql_text(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def exports_to_parquet(exports: list[Path], out: Path) -> int:
+def exports_to_parquet(exports: list[Export], out: Path) -> int:
     """Write the typed rows of the downloaded exports to one parquet file `out`, one row per insert_id; returns
     how many rows.
 
     One file for the whole run: dlt loads it with one INSERT, which DuckDB spreads over its threads, where a
     file per export would be loaded one small INSERT after another.
     """
-    exports = [path for path in exports if path.stat().st_size > 0]
+    exports = [export for export in exports if export.lines]
     if not exports:
         return 0
     con = duckdb.connect(":memory:")
@@ -153,10 +170,19 @@ def exports_to_parquet(exports: list[Path], out: Path) -> int:
         # Bounded memory whatever the exports' size: DuckDB streams, and spills to disk past this.
         con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
         con.execute("set preserve_insertion_order = false")
-        try:
-            rows = con.execute(f"copy ({events_query(exports)}) to {_sql_text(out)} (format parquet)").fetchone()[0]
-        except duckdb.ConversionException as exc:
-            raise MixpanelSchemaDriftError(drift_message(exc)) from None
+        expected = sum(export.lines for export in exports)
+        rows = _copy_typed_rows(con, [export.path for export in exports], out)
+        if rows != expected:
+            # DuckDB 1.5's gzip reader can miss the last member of a file of many (late events arrive as further
+            # members). Exports it did not read in full are read again inflated; a count still short fails.
+            paths = [_inflated(export.path) if _rows_read(con, export.path) != export.lines else export.path
+                     for export in exports]
+            rows = _copy_typed_rows(con, paths, out)
+            if rows != expected:
+                raise MixpanelExportError(
+                    f"Read {rows:,} events of the {expected:,} lines exported: nothing was loaded. Rerun; if it "
+                    "repeats, report it with the export's dates (ingestion/mixpanel/helpers.py)."
+                )
         # The raw export may repeat an event (a client that sent it twice); Mixpanel itself counts it once.
         # Repeats are rare: look for them on the key alone, and rewrite the file only when there are any.
         repeated = con.execute(
@@ -175,16 +201,39 @@ def exports_to_parquet(exports: list[Path], out: Path) -> int:
         con.close()
 
 
-def exports_before_drift(exports: list[Path]) -> int:
+def _copy_typed_rows(con: duckdb.DuckDBPyConnection, paths: list[Path], out: Path) -> int:
+    try:
+        return con.execute(f"copy ({events_query(paths)}) to {_sql_text(out)} (format parquet)").fetchone()[0]
+    except duckdb.ConversionException as exc:
+        raise MixpanelSchemaDriftError(drift_message(exc)) from None
+
+
+def _rows_read(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    return con.execute(
+        f"select count(*) from read_json({_sql_text(path)}, format = 'newline_delimited', "
+        "columns = {'event': 'VARCHAR', 'properties': 'JSON'})"
+    ).fetchone()[0]
+
+
+def _inflated(path: Path) -> Path:
+    if path.suffix != ".gz":
+        return path
+    plain = path.with_suffix("")
+    with gzip.open(path, "rb") as source, plain.open("wb") as target:
+        shutil.copyfileobj(source, target, DOWNLOAD_CHUNK_BYTES)
+    return plain
+
+
+def exports_before_drift(exports: list[Export]) -> int:
     """How many exports, from the first, fit the typed columns: the index of the first drifted one.
 
     Only called once a conversion failed, to load what came before the drift (one query per export)."""
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-        for index, path in enumerate(exports):
+        for index, export in enumerate(exports):
             try:
-                con.execute(f'select count("time") from ({events_query([path])})').fetchone()
+                con.execute(f'select count("time") from ({events_query([export.path])})').fetchone()
             except duckdb.ConversionException:
                 return index
         return len(exports)
@@ -201,15 +250,15 @@ def download_export(
     to_day: date,
     folder: Path,
     session: VendorSession | None = None,
-) -> Path:
-    """Stream one export query to a file in `folder`, as the server sent it (gzip or plain); returns its path.
+) -> Export:
+    """Stream one export query to a file in `folder`, as the server sent it (gzip or plain).
 
     The whole download is one attempt: a connection dropped mid-body or a cut gzip stream starts it again
     (with backoff), so a half day never reaches the warehouse.
     """
     session = session or mixpanel_session()
 
-    def download() -> Path:
+    def download() -> Export:
         response = session.get(
             base_url.rstrip("/") + EXPORT_PATH,
             params={"project_id": project_id, "from_date": from_day.isoformat(), "to_date": to_day.isoformat()},
@@ -242,7 +291,7 @@ def download_export(
                 if checked:
                     checked.result()
             check.finish()
-            return path
+            return Export(path, to_day, check.lines)
 
     return with_retries("mixpanel", session.policy, f"export {from_day}..{to_day}", download)
 

@@ -46,6 +46,23 @@ def test_a_later_run_starts_the_lookback_before_the_last_exported_day():
     assert helpers.first_export_day("2027-01-01", start, 3, TODAY) == TODAY
 
 
+def test_every_exported_line_is_accounted_for(tmp_path):
+    # Late events arrive as further gzip members; the check counts the lines of all of them, and a conversion
+    # that reads fewer events than that refuses to load anything (DuckDB 1.5 can miss a file's last member).
+    lines = [json.dumps(event("Page Viewed", f"id-{i}", at(TODAY))) + "\n" for i in range(5)]
+    body = gzip.compress("".join(lines[:3]).encode()) + gzip.compress("".join(lines[3:]).encode())
+    path = tmp_path / "export.ndjson.gz"
+    path.write_bytes(body)
+    check = helpers.ExportCheck(gzipped=True)
+    check.feed(body)
+    check.finish()
+    assert check.lines == 5
+    out = tmp_path / "events.parquet"
+    assert helpers.exports_to_parquet([helpers.Export(path, TODAY, check.lines)], out) == 5
+    with pytest.raises(helpers.MixpanelExportError, match="Read 5 events of the 6 lines exported"):
+        helpers.exports_to_parquet([helpers.Export(path, TODAY, 6)], out)
+
+
 # -- against the emulator -------------------------------------------------------------------------------
 
 
