@@ -46,6 +46,12 @@ DEFERRABLE = (VendorUnavailableError, SourceConfigurationError, SchemaDriftError
 DEFAULT_CONTRACT = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
 
 
+def latest_version_wins(updated_column: str) -> dict[str, dict]:
+    """Column hint for a merge table: when one run reads a record twice (it changed while the pages were being
+    read), the version with the latest `updated_column` is the one kept. Without it dlt keeps either."""
+    return {updated_column: {"dedup_sort": "desc"}}
+
+
 def source_factory(name: str) -> Callable[..., DltSource]:
     """The `@dlt.source` function of a vendor, e.g. `source_factory("hubspot")()`."""
     if name not in SOURCE_NAMES:

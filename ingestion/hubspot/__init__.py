@@ -36,7 +36,7 @@ from ingestion.hubspot.settings import (
     OWNERS_PAGE_SIZE,
     modified_property,
 )
-from ingestion.pipeline import deferred_failure
+from ingestion.pipeline import deferred_failure, latest_version_wins
 
 EPOCH = "1970-01-01T00:00:00+00:00"
 
@@ -70,6 +70,7 @@ def object_resource(api: HubSpotApi, object_type: str, start: datetime) -> DltRe
     # Property values are strings in HubSpot's API; declaring them keeps them text (no type guessing on
     # date-like strings) and creates every column even when a world has no value for it yet.
     columns = {f"properties__{name}": {"data_type": "text", "nullable": True} for name in properties}
+    columns.update(latest_version_wins("updated_at"))
 
     def read(
         # dlt's idiom: the incremental is a default argument it binds to the resource's state.

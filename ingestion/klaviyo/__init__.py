@@ -22,6 +22,7 @@ from ingestion.klaviyo.settings import (
     DEFAULT_START_DATE,
     PAGE_SIZES,
 )
+from ingestion.pipeline import latest_version_wins
 
 
 @dlt.source(name="klaviyo")
@@ -60,7 +61,7 @@ def rest_api_config(base_url: str, api_key: str, revision: str, start: str, sess
         "resources": [
             {
                 "name": "profiles",
-                "columns": COLUMN_HINTS["profiles"],
+                "columns": {**COLUMN_HINTS["profiles"], **latest_version_wins("attributes__updated")},
                 "endpoint": {
                     "path": "/api/profiles/",
                     "params": {
@@ -75,7 +76,7 @@ def rest_api_config(base_url: str, api_key: str, revision: str, start: str, sess
             },
             {
                 "name": "lists",
-                "columns": COLUMN_HINTS["lists"],
+                "columns": {**COLUMN_HINTS["lists"], **latest_version_wins("attributes__updated")},
                 "endpoint": {
                     "path": "/api/lists/",
                     "params": {
@@ -114,7 +115,10 @@ def campaigns_resource(
     base_url: str, api_key: str, revision: str, start: str, channels: tuple[str, ...], session=None
 ):
     @dlt.resource(
-        name="campaigns", primary_key="id", write_disposition="merge", columns=COLUMN_HINTS["campaigns"]
+        name="campaigns",
+        primary_key="id",
+        write_disposition="merge",
+        columns={**COLUMN_HINTS["campaigns"], **latest_version_wins("attributes__updated_at")},
     )
     def campaigns(
         # dlt binds the incremental cursor (and its state) through this default: its documented idiom.

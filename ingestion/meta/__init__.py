@@ -31,6 +31,7 @@ from ingestion.meta.settings import (
     LEADGEN_FORM_FIELDS,
     TYPED_COLUMNS,
 )
+from ingestion.pipeline import latest_version_wins
 
 
 def _json_columns(resource: str) -> dict:
@@ -64,7 +65,9 @@ def meta_source(
     client = helpers.GraphClient(base_url, api_version, access_token, app_secret)
     account = f"act_{ad_account_id.removeprefix('act_')}"
 
-    @dlt.resource(name="campaigns", primary_key="id", write_disposition="merge")
+    @dlt.resource(
+        name="campaigns", primary_key="id", write_disposition="merge", columns=latest_version_wins("updated_time")
+    )
     def campaigns(
         updated_time=dlt.sources.incremental("updated_time", initial_value=None),  # noqa: B008
     ) -> Iterator[list[dict]]:

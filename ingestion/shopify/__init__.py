@@ -13,7 +13,7 @@ import dlt
 from dlt.common.time import ensure_pendulum_datetime
 from dlt.sources import DltResource
 
-from ingestion.pipeline import deferred_failure
+from ingestion.pipeline import deferred_failure, latest_version_wins
 from ingestion.shopify.helpers import ShopifyAdminClient, with_parent_ids, with_parsed_cursor
 from ingestion.shopify.settings import API_VERSION, COLUMN_HINTS, MAX_PAGE_SIZE, RESOURCES
 
@@ -41,7 +41,12 @@ def _resource(
 ) -> DltResource:
     cursor = dlt.sources.incremental("updated_at", initial_value=initial)
 
-    @dlt.resource(name=name, primary_key="id", write_disposition="merge", columns=COLUMN_HINTS[name])
+    @dlt.resource(
+        name=name,
+        primary_key="id",
+        write_disposition="merge",
+        columns={**COLUMN_HINTS[name], **latest_version_wins("updated_at")},
+    )
     def records(updated_at: dlt.sources.incremental = cursor) -> Iterator[list[dict]]:
         params = {"limit": page_size, "order": "updated_at asc", **extra_params}
         if updated_at.last_value is not None:
