@@ -9,8 +9,8 @@ DEFAULT_LOOKBACK_DAYS = 3
 # One export query per this many days: a failed download costs at most a month, and a first load of two
 # years stays far below Mixpanel's 60 queries per hour.
 DEFAULT_DAYS_PER_EXPORT = 30
-# DuckDB's memory while it turns one export into parquet; past it DuckDB spills to disk, so memory stays flat
-# whatever the export's size.
+# DuckDB's memory while it turns a run's exports into parquet; past it DuckDB spills to disk, so memory stays
+# flat whatever the exports' size.
 DUCKDB_MEMORY_LIMIT = "1GB"
 # The download is streamed to a temporary file in chunks of this size.
 DOWNLOAD_CHUNK_BYTES = 1 << 20
