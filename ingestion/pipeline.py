@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import shutil
 import threading
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dlt
 from dlt.common.schema.exceptions import DataValidationError
@@ -182,6 +184,19 @@ def with_default_contract(source: DltSource) -> DltSource:
     return source
 
 
+def drop_half_normalized_packages(pipeline: dlt.Pipeline) -> None:
+    """A run killed inside dlt's normalize commit (rename the normalized package into place, then delete the
+    extracted one) leaves a package both extracted and normalized, and normalizing it again then fails on the
+    existing folder. Nothing of it was loaded yet (loading starts after that commit): drop the normalized copies
+    of packages still extracted, and the finishing run normalizes them again."""
+    root = Path(pipeline.working_dir)
+    extracted = root / "normalize" / "extracted"
+    for package in extracted.iterdir() if extracted.is_dir() else []:
+        for copy in (root / "load" / "new" / package.name, root / "load" / "normalized" / package.name):
+            if copy.exists():
+                shutil.rmtree(copy)
+
+
 def run_source(
     name: str, report: RunReport | None = None, only: Collection[str] | None = None, **source_kwargs
 ) -> RunReport:
@@ -204,6 +219,7 @@ def run_source(
     if pipeline.has_pending_data:
         # A run killed mid-load left a package behind. Finish it first, on its own: dlt's `run` given new data
         # while a package is pending loads only the package and silently skips extracting the new data.
+        drop_half_normalized_packages(pipeline)
         pipeline.run()
     for group in groups:
         columns_before = schema_columns(pipeline)

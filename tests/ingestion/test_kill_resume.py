@@ -90,3 +90,4 @@ def test_a_run_killed_mid_load_then_rerun_loads_exactly_the_emulators_data(
             run_source(source)
         for source in sources:
             assert_exact(tiny_world, source)
+
