@@ -219,9 +219,10 @@ def routes(ctx: EmulatorContext, authenticate, api_root) -> list[Route]:
     def jobs_url(request: Request, job_id: str, tail: str = "") -> str:
         return f"{api_root(request)}/api/profile-bulk-import-jobs/{job_id}/{tail}"
 
-    def job_resource(request: Request, row: tuple) -> dict:
+    def job_resource(request: Request, row: tuple, as_accepted: bool = False) -> dict:
         job_id, created_at, total, completed, failed, list_ids = row
-        status = job_status(created_at, time.time(), JOB_SECONDS)
+        # The 202 answer describes the job as it was accepted (queued), however slow the machine was to answer.
+        status = job_status(created_at, created_at if as_accepted else time.time(), JOB_SECONDS)
         done = status == "complete"
         attributes = {
             "status": status,
@@ -255,7 +256,7 @@ def routes(ctx: EmulatorContext, authenticate, api_root) -> list[Route]:
         profiles, list_ids = parse_import(await json_body(request, MAX_JOB_BYTES))
         reject_every = request.scope.get(REJECT_ROWS_SCOPE_KEY)
         job_id = await run_in_threadpool(import_profiles, profiles, list_ids, reject_every)
-        body = {"data": job_resource(request, load_job(job_id)), "links": {"self": jobs_url(request, job_id)}}
+        body = {"data": job_resource(request, load_job(job_id), as_accepted=True), "links": {"self": jobs_url(request, job_id)}}
         return JSONResponse(body, status_code=202, media_type=JSON_API)
 
     def import_profiles(profiles: list[dict], list_ids: list[str], reject_every: int | None) -> str:
