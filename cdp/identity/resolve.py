@@ -16,7 +16,6 @@ components that break a rule (two values of a unique type, more values of a type
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,21 +51,24 @@ class Resolution:
         return int(self.labels.max()) + 1 if len(self.labels) else 0
 
 
-def components(n_records: int, n_values: int, edge_record: np.ndarray, edge_value: np.ndarray) -> np.ndarray:
-    """Connected components of the bipartite graph; the label of each record (values are dropped)."""
+def components(n_records: int, n_values: int, edge_record: np.ndarray, edge_value: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Connected components of the bipartite graph: the label of each record and of each value. When every
+    value has an edge (as in a Graph), every component holds a record: record labels are 0..n_components-1."""
     n = n_records + n_values
     ones = np.ones(len(edge_record), dtype=np.int8)
     matrix = coo_matrix((ones, (edge_record, edge_value + n_records)), shape=(n, n)).tocsr()
     _, labels = connected_components(matrix, directed=False)
-    return _compact(labels[:n_records])
+    labels = labels.astype(np.int64)
+    return labels[:n_records], labels[n_records:]
 
 
 def resolve(graph: Graph, limits: dict[str, int]) -> Resolution:
     """Profiles from the graph under per-profile limits (id_type -> at most that many distinct values)."""
-    labels = components(graph.n_records, graph.n_values, graph.edge_record, graph.edge_value)
+    labels, value_labels = components(graph.n_records, graph.n_values, graph.edge_record, graph.edge_value)
     if not len(graph.edge_record):
         return Resolution(labels)
-    breaking = _components_breaking_limits(graph, labels, limits)
+    breaking = _components_breaking_limits(graph, labels, value_labels, limits)
     if not len(breaking):
         return Resolution(labels)
     in_breaking = np.isin(labels[graph.edge_record], breaking)
@@ -86,18 +88,20 @@ def kept_edges(graph: Graph, resolution: Resolution) -> np.ndarray:
     return ~np.isin(graph.edge_value, np.fromiter(resolution.refused_values, dtype=np.int64))
 
 
-def _components_breaking_limits(graph: Graph, labels: np.ndarray, limits: dict[str, int]) -> np.ndarray:
-    # one (component, value) pair per distinct value in a component
-    pairs = np.unique(np.stack([labels[graph.edge_record], graph.edge_value]), axis=1)
-    comp, value = pairs
-    breaking = []
+def _components_breaking_limits(
+    graph: Graph, labels: np.ndarray, value_labels: np.ndarray, limits: dict[str, int]
+) -> np.ndarray:
+    no_limit = np.iinfo(np.int64).max
+    limit_of_type = np.full(len(graph.type_names), no_limit, dtype=np.int64)
     for type_name, limit in limits.items():
-        if type_name not in graph.type_names:
-            continue
-        of_type = graph.value_type[value] == graph.type_names.index(type_name)
-        counts = np.bincount(comp[of_type], minlength=int(labels.max()) + 1)
-        breaking.append(np.flatnonzero(counts > limit))
-    return np.unique(np.concatenate(breaking)) if breaking else np.array([], dtype=np.int64)
+        if type_name in graph.type_names:
+            limit_of_type[graph.type_names.index(type_name)] = limit
+    # A value lies in exactly one component, so counting values per (component, type) needs no de-duplication.
+    n_types = len(graph.type_names)
+    limited = limit_of_type[graph.value_type] < no_limit
+    per_type = np.bincount(value_labels[limited] * n_types + graph.value_type[limited],
+                           minlength=(int(labels.max()) + 1) * n_types)
+    return np.flatnonzero((per_type.reshape(-1, n_types) > limit_of_type).any(axis=1))
 
 
 def _greedy(
@@ -147,111 +151,3 @@ def _greedy(
 def _compact(labels: np.ndarray) -> np.ndarray:
     _, compact = np.unique(labels, return_inverse=True)
     return compact.astype(np.int64)
-
-
-# -- stable customer ids -------------------------------------------------------------------------------------
-
-RecordKey = tuple[str, str, str]  # (source, record_type, record_id)
-
-
-def customer_id_for(anchor: RecordKey) -> str:
-    """A profile's id derived from its anchor record alone, so a full rebuild without state gives it again."""
-    digest = hashlib.sha256("|".join(anchor).encode()).hexdigest()
-    return f"cus_{digest[:20]}"
-
-
-@dataclass(frozen=True)
-class Anchor:
-    created_at: object  # comparable timestamp
-    key: RecordKey
-
-    def sort_key(self):
-        return (self.created_at, self.key)
-
-
-@dataclass(frozen=True)
-class IdEvent:
-    event_type: str  # merge | split
-    surviving_customer_id: str
-    other_customer_id: str  # merge: the retired id; split: the id of the part that left
-    component: int  # the current component the event happened in (merge) or that left (split)
-
-
-@dataclass
-class Assignment:
-    customer_ids: list[str]  # per record
-    anchors: dict[str, Anchor]  # per customer id in use
-    events: list[IdEvent]
-
-
-def assign_customer_ids(
-    keys: list[RecordKey],
-    created_at: list,
-    labels: np.ndarray,
-    previous_ids: dict[RecordKey, str],
-    previous_anchors: dict[str, Anchor],
-) -> Assignment:
-    """Give each component a customer id, keeping ids across runs.
-
-    The rule (documented in the model YAML of identity_merges):
-    - a component holding no previously assigned record gets `customer_id_for(its anchor)`, the anchor being
-      its earliest-created record (ties by source, record type, record id);
-    - a previous id belongs to the component holding its anchor record (if that record is gone, to the
-      component holding most of its records);
-    - a component owning several previous ids (a merge) keeps the one with the oldest anchor; the others
-      retire (one `merge` event each);
-    - records of a previous id that end up outside the component owning it left it (a `split` event, with
-      the id that part has now); such a part owning no id gets one from its own anchor.
-    New records joining a profile never change its id, even when they are older than its anchor.
-    """
-    n_components = int(labels.max()) + 1 if len(labels) else 0
-    members: list[list[int]] = [[] for _ in range(n_components)]
-    for record, label in enumerate(labels.tolist()):
-        members[label].append(record)
-    index_of = {key: i for i, key in enumerate(keys)}
-
-    own_anchor = [min((Anchor(created_at[r], keys[r]) for r in rs), key=Anchor.sort_key) for rs in members]
-    previous_of_component: list[dict[str, int]] = [{} for _ in range(n_components)]
-    for label, rs in enumerate(members):
-        for r in rs:
-            previous = previous_ids.get(keys[r])
-            if previous is not None:
-                previous_of_component[label][previous] = previous_of_component[label].get(previous, 0) + 1
-
-    owner: dict[str, int] = {}
-    for previous in {p for counts in previous_of_component for p in counts}:
-        anchor = previous_anchors.get(previous)
-        if anchor is not None and anchor.key in index_of:
-            owner[previous] = int(labels[index_of[anchor.key]])
-        else:
-            holders = [(-counts[previous], own_anchor[c].sort_key(), c)
-                       for c, counts in enumerate(previous_of_component) if previous in counts]
-            owner[previous] = min(holders)[2]
-
-    owned: list[list[str]] = [[] for _ in range(n_components)]
-    for previous, label in owner.items():
-        owned[label].append(previous)
-
-    component_id: list[str] = []
-    anchors: dict[str, Anchor] = {}
-    events: list[IdEvent] = []
-    for label in range(n_components):
-        if owned[label]:
-            ranked = sorted(owned[label], key=lambda p: _previous_anchor(p, previous_anchors, own_anchor[label]))
-            survivor = ranked[0]
-            anchors[survivor] = previous_anchors.get(survivor) or own_anchor[label]
-            events += [IdEvent("merge", survivor, retired, label) for retired in ranked[1:]]
-        else:
-            survivor = customer_id_for(own_anchor[label].key)
-            anchors[survivor] = own_anchor[label]
-        component_id.append(survivor)
-    for label, counts in enumerate(previous_of_component):
-        for previous in counts:
-            if owner[previous] != label:
-                events.append(IdEvent("split", previous, component_id[label], label))
-    return Assignment([component_id[label] for label in labels.tolist()], anchors, events)
-
-
-def _previous_anchor(previous: str, anchors: dict[str, Anchor], fallback: Anchor):
-    anchor = anchors.get(previous) or fallback
-    return (*anchor.sort_key(), previous)

@@ -1,18 +1,15 @@
-"""Resolution scenarios on hand-made graphs: who ends up together, and what happens to customer ids."""
+"""Resolution scenarios on hand-made graphs: who ends up together (customer ids: test_stable_ids.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import numpy as np
 
-from cdp.identity.resolve import Anchor, Graph, assign_customer_ids, customer_id_for, kept_edges, resolve
+from cdp.identity.resolve import Graph, kept_edges, resolve
 
 LIMITS = {"shopify_customer_id": 1, "klaviyo_profile_id": 1, "loyalty_number": 1, "hubspot_contact_id": 3,
           "phone": 1, "email": 5}
 TRUST = {"shopify_customer_id": 1, "klaviyo_profile_id": 1, "hubspot_contact_id": 1, "shopify_order_id": 2,
          "device_id": 2, "loyalty_number": 3, "phone": 4, "email": 5, "fbclid": 6}
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def build(records: dict[str, list[tuple[str, str]]]) -> tuple[list[str], Graph]:
@@ -82,67 +79,5 @@ def test_the_kept_edges_give_exactly_the_resolved_profiles():
     })
     resolution = resolve(graph, LIMITS)
     mask = kept_edges(graph, resolution)
-    again = components(graph.n_records, graph.n_values, graph.edge_record[mask], graph.edge_value[mask])
+    again, _ = components(graph.n_records, graph.n_values, graph.edge_record[mask], graph.edge_value[mask])
     assert groups(names, again) == groups(names, resolution.labels) == {frozenset("a"), frozenset("bc")}
-
-
-# -- stable ids ---------------------------------------------------------------------------------------------
-
-def keys(names):
-    return [("src", "rec", n) for n in names]
-
-
-def test_ids_come_from_the_anchor_and_do_not_change_on_a_rerun():
-    names = ["old", "new"]
-    labels = np.array([0, 0])
-    created = [T0, T0 + timedelta(days=3)]
-    first = assign_customer_ids(keys(names), created, labels, {}, {})
-    assert first.customer_ids == [customer_id_for(("src", "rec", "old"))] * 2
-    previous = dict(zip(keys(names), first.customer_ids, strict=True))
-    second = assign_customer_ids(keys(names), created, labels, previous, first.anchors)
-    assert second.customer_ids == first.customer_ids and second.events == []
-
-
-def test_a_merge_keeps_the_older_anchors_id_and_records_one_merge_event():
-    names = ["a", "b"]
-    created = [T0, T0 + timedelta(days=1)]
-    apart = assign_customer_ids(keys(names), created, np.array([0, 1]), {}, {})
-    previous = dict(zip(keys(names), apart.customer_ids, strict=True))
-    merged = assign_customer_ids(keys(names), created, np.array([0, 0]), previous, apart.anchors)
-    assert merged.customer_ids == [apart.customer_ids[0]] * 2
-    assert [(e.event_type, e.surviving_customer_id, e.other_customer_id) for e in merged.events] == [
-        ("merge", apart.customer_ids[0], apart.customer_ids[1])]
-
-
-def test_a_split_leaves_the_id_with_the_part_holding_the_anchor():
-    names = ["a", "b", "c"]
-    created = [T0, T0 + timedelta(days=1), T0 + timedelta(days=2)]
-    together = assign_customer_ids(keys(names), created, np.array([0, 0, 0]), {}, {})
-    previous = dict(zip(keys(names), together.customer_ids, strict=True))
-    split = assign_customer_ids(keys(names), created, np.array([1, 0, 0]), previous, together.anchors)
-    kept = together.customer_ids[0]
-    assert split.customer_ids[0] == kept
-    assert split.customer_ids[1] == split.customer_ids[2] == customer_id_for(("src", "rec", "b"))
-    assert [(e.event_type, e.surviving_customer_id) for e in split.events] == [("split", kept)]
-
-
-def test_a_late_older_record_joining_a_profile_does_not_take_its_id():
-    # a late event reveals that an older anonymous device belongs to a known customer
-    names = ["customer", "device"]
-    created = [T0 + timedelta(days=5), T0]
-    before = assign_customer_ids(keys(names), created, np.array([0, 1]), {}, {})
-    previous = dict(zip(keys(names), before.customer_ids, strict=True))
-    after = assign_customer_ids(keys(names), created, np.array([0, 0]), previous,
-                                {cid: Anchor(a.created_at, a.key) for cid, a in before.anchors.items()})
-    # the device profile is older, so its id survives; the merge is on the ledger
-    assert after.customer_ids == [before.customer_ids[1]] * 2
-    assert [e.event_type for e in after.events] == ["merge"]
-
-
-def test_a_new_record_attaching_to_a_profile_is_not_a_merge():
-    names = ["customer", "new_order"]
-    created = [T0, T0 + timedelta(days=9)]
-    before = assign_customer_ids(keys(names[:1]), created[:1], np.array([0]), {}, {})
-    previous = dict(zip(keys(names[:1]), before.customer_ids, strict=True))
-    after = assign_customer_ids(keys(names), created, np.array([0, 0]), previous, before.anchors)
-    assert after.customer_ids == [before.customer_ids[0]] * 2 and after.events == []
