@@ -24,6 +24,7 @@ from cdp.identity.step import SCHEMA, run_resolution
 from cdp.paths import warehouse_path
 from orchestration.assets.dbt_models import cdp_dbt_models
 from orchestration.instance import WAREHOUSE_POOL
+from orchestration.metadata import markdown_table
 
 IDENTITY_RESOLUTION = AssetKey(["identity", "identity_resolution"])
 # The seeds (limits, thresholds) are upstream of these models already.
@@ -51,6 +52,25 @@ def graph_health(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
             "multi_crm_share": float(multi_crm)}
 
 
+def run_tables(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, MetadataValue]:
+    """What a data engineer looks at after a run: profiles by size, and this run's merges and splits."""
+    sizes = con.execute(f"""select case when n = 1 then '1' when n = 2 then '2' when n <= 5 then '3-5'
+                                     when n <= 10 then '6-10' else '11+' end as records,
+                                count(*) as profiles, sum(n) as total_records
+        from (select count(*) n from {SCHEMA}.record_assignments group by customer_id)
+        group by 1 order by min(n)""").fetchall()
+    events = con.execute(f"""select event_type, surviving_customer_id, coalesce(retired_customer_id, new_customer_id),
+            edge_id_type, edge_match_key, edge_records
+        from {SCHEMA}.merge_events where run_id = ? order by event_type, surviving_customer_id limit 20""",
+                         [run_id]).fetchall()  # fmt: skip
+    return {
+        "profiles_by_records": MetadataValue.md(markdown_table(["records", "profiles", "total records"], sizes)),
+        "merges_and_splits": MetadataValue.md(markdown_table(
+            ["event", "surviving id", "retired or new id", "joined by", "value", "records"], events)
+            if events else "none this run"),
+    }
+
+
 def health_thresholds(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     return dict(con.execute(f"select metric, max_value from {SCHEMA}.identity_health_thresholds").fetchall())
 
@@ -70,6 +90,7 @@ def identity_resolution(context: AssetExecutionContext) -> MaterializeResult:
     try:
         summary = run_resolution(con, context.run_id, as_of())
         health = graph_health(con)
+        tables = run_tables(con, context.run_id)
         thresholds = health_thresholds(con)
     finally:
         con.close()
@@ -95,6 +116,7 @@ def identity_resolution(context: AssetExecutionContext) -> MaterializeResult:
             "largest_component": summary.largest_component,
             "components_re_resolved": summary.greedy_components,
             "tables": MetadataValue.text(f"{SCHEMA}.record_assignments, {SCHEMA}.merge_events"),
+            **tables,
         },
         check_results=checks,
     )
