@@ -36,7 +36,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from cdp.identity.resolve import kept_edges, resolve
-from cdp.identity.step import load_graph, load_limits, run_resolution
+from cdp.identity.step import load_graph, load_limits, run_resolution, values_by_name
 from cdp.paths import warehouse_path
 
 # What --replicate copies, and the columns made distinct per copy.
@@ -79,7 +79,7 @@ def main() -> int:
         end_to_end = time.perf_counter() - started
 
         graph = load_graph(con)
-        resolution = resolve(graph, load_limits(con))
+        resolution = resolve(graph, load_limits(con), values_by_name(con))
         mask = kept_edges(graph, resolution)
         rows, cols = graph.edge_record[mask], graph.edge_value[mask] + graph.n_records
         n = graph.n_records + graph.n_values

@@ -7,7 +7,7 @@ components that break a rule (two values of a unique type, more values of a type
 1. `connected_components` (scipy, C speed) labels every record; on the sandbox's graphs most components
    break no rule and are final at this point (engineering.md, trap 11: no recursive CTE, no label propagation).
 2. Only the components that break a limit are re-resolved greedily: their values in trust order (the most
-   trustworthy types first, then the values carried by fewest records), each either joining *all* its
+   trustworthy types first, then the values carried by fewest records, then by name), each either joining *all* its
    records or, if that would break a limit, none of them (the value is *refused*). All-or-nothing matters:
    a family email joins a partner's records to one's own only partially otherwise, and the result would
    depend on the order of records. It also keeps the result exactly equal to the connected components of
@@ -16,6 +16,7 @@ components that break a rule (two values of a unique type, more values of a type
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,8 +64,16 @@ def components(n_records: int, n_values: int, edge_record: np.ndarray, edge_valu
     return labels[:n_records], labels[n_records:]
 
 
-def resolve(graph: Graph, limits: dict[str, int]) -> Resolution:
-    """Profiles from the graph under per-profile limits (id_type -> at most that many distinct values)."""
+# Given some value numbers, the same values in the order that breaks ties between them (see `resolve`).
+TieOrder = Callable[[np.ndarray], np.ndarray]
+
+
+def resolve(graph: Graph, limits: dict[str, int], tie_order: TieOrder = np.sort) -> Resolution:
+    """Profiles from the graph under per-profile limits (id_type -> at most that many distinct values).
+
+    `tie_order` orders equally trusted values carried by as many records. By default their numbers; the step
+    orders them by (id_type, match_key), so that the result never depends on how the warehouse numbered them,
+    and asks only for the values of the components being re-resolved."""
     labels, value_labels = components(graph.n_records, graph.n_values, graph.edge_record, graph.edge_value)
     if not len(graph.edge_record):
         return Resolution(labels)
@@ -73,11 +82,12 @@ def resolve(graph: Graph, limits: dict[str, int]) -> Resolution:
         return Resolution(labels)
     in_breaking = np.isin(labels[graph.edge_record], breaking)
     limit_of_type = {graph.type_names.index(t): n for t, n in limits.items() if t in graph.type_names}
-    roots, refused = _greedy(graph, graph.edge_record[in_breaking], graph.edge_value[in_breaking], limit_of_type)
+    roots, refused = _greedy(graph, graph.edge_record[in_breaking], graph.edge_value[in_breaking], limit_of_type,
+                            tie_order)
     # Records of re-resolved components take labels after all others: root record ids, made distinct.
     relabelled = labels.copy()
-    for record, root in roots.items():
-        relabelled[record] = labels.max() + 1 + root
+    records = np.fromiter(roots, dtype=np.int64, count=len(roots))
+    relabelled[records] = labels.max() + 1 + np.fromiter(roots.values(), dtype=np.int64, count=len(roots))
     return Resolution(_compact(relabelled), refused, greedy_components=len(breaking))
 
 
@@ -105,7 +115,8 @@ def _components_breaking_limits(
 
 
 def _greedy(
-    graph: Graph, edge_record: np.ndarray, edge_value: np.ndarray, limit_of_type: dict[int, int]
+    graph: Graph, edge_record: np.ndarray, edge_value: np.ndarray, limit_of_type: dict[int, int],
+    tie_order: TieOrder,
 ) -> tuple[dict[int, int], dict[int, str]]:
     """Union-find over the records of the given edges; returns each record's root and the refused values."""
     records_of_value: dict[int, list[int]] = {}
@@ -125,7 +136,8 @@ def _greedy(
             r = parent[r]
         return r
 
-    order = sorted(records_of_value, key=lambda v: (graph.value_trust[v], len(records_of_value[v]), v))
+    tie_rank = {v: rank for rank, v in enumerate(tie_order(np.fromiter(records_of_value, dtype=np.int64)).tolist())}
+    order = sorted(records_of_value, key=lambda v: (graph.value_trust[v], len(records_of_value[v]), tie_rank[v]))
     refused: dict[int, str] = {}
     for value in order:
         roots = {find(r) for r in records_of_value[value]}

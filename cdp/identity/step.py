@@ -22,7 +22,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from cdp.identity.resolve import Graph, Resolution, kept_edges, resolve
+from cdp.identity.resolve import Graph, Resolution, TieOrder, kept_edges, resolve
 from cdp.identity.stable_ids import SCHEMA, IdEvent, assign_customer_ids
 
 
@@ -43,13 +43,12 @@ class ResolutionSummary:
 def load_graph(con: duckdb.DuckDBPyConnection) -> Graph:
     """Records and edges as integer arrays. DuckDB maps the string keys to integers and keeps the mapping in
     temp tables on the connection: graph_records (r), graph_values (v), graph_edges (r, v)."""
-    # Record numbers are arbitrary (nothing depends on their order); value numbers follow (id_type, match_key)
-    # because the re-resolution breaks ties between equally trusted values by them.
+    # Numbers are arbitrary: nothing depends on their order (ties between values go by name: `values_by_name`).
     con.execute(f"""create or replace temp table graph_records as
         select (row_number() over () - 1)::bigint as r, source, record_type, record_id, created_at
         from {SCHEMA}.int_identity__records""")
     con.execute(f"""create or replace temp table graph_values as
-        select (row_number() over (order by id_type, match_key) - 1)::bigint as v, *
+        select (row_number() over () - 1)::bigint as v, *
         from (select id_type, match_key, min(trust_rank) as trust_rank
               from {SCHEMA}.int_identity__edges group by id_type, match_key)""")
     con.execute(f"""create or replace temp table graph_edges as
@@ -75,6 +74,20 @@ def load_graph(con: duckdb.DuckDBPyConnection) -> Graph:
     )
 
 
+def values_by_name(con: duckdb.DuckDBPyConnection) -> TieOrder:
+    """The re-resolution's tie order: values by (id_type, match_key), looked up for the few it asks about."""
+
+    def order(values: np.ndarray) -> np.ndarray:
+        con.register("tie_values", pa.table({"v": values}))
+        try:
+            return con.execute("""select v from tie_values join graph_values using (v)
+                order by id_type, match_key""").to_arrow_table()["v"].to_numpy()
+        finally:
+            con.unregister("tie_values")
+
+    return order
+
+
 def load_limits(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     rows = con.execute(
         f"select id_type, max_per_profile from {SCHEMA}.identity_identifier_types where max_per_profile is not null"
@@ -84,7 +97,7 @@ def load_limits(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def run_resolution(con: duckdb.DuckDBPyConnection, run_id: str, occurred_at: datetime) -> ResolutionSummary:
     graph = load_graph(con)
-    resolution = resolve(graph, load_limits(con))
+    resolution = resolve(graph, load_limits(con), values_by_name(con))
     events = assign_customer_ids(con, resolution.labels)
     kept = kept_edges(graph, resolution)
     _register_refused(con, resolution)

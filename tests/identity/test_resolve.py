@@ -81,3 +81,17 @@ def test_the_kept_edges_give_exactly_the_resolved_profiles():
     mask = kept_edges(graph, resolution)
     again, _ = components(graph.n_records, graph.n_values, graph.edge_record[mask], graph.edge_value[mask])
     assert groups(names, again) == groups(names, resolution.labels) == {frozenset("a"), frozenset("bc")}
+
+
+def test_a_tie_between_equally_trusted_values_goes_by_the_tie_order_not_by_value_numbers():
+    # Two emails, each on two records, can each join C to one of two people with their own loyalty numbers:
+    # the first in the tie order joins, the second is refused.
+    names, graph = build({
+        "a": [("loyalty_number", "L1"), ("email", "x@x.com")],
+        "b": [("loyalty_number", "L2"), ("email", "y@x.com")],
+        "c": [("email", "x@x.com"), ("email", "y@x.com")],
+    })
+    x_first = resolve(graph, LIMITS)  # the default order: value numbers, here by name
+    assert groups(names, x_first.labels) == {frozenset("ac"), frozenset("b")}
+    y_first = resolve(graph, LIMITS, tie_order=lambda values: np.sort(values)[::-1])
+    assert groups(names, y_first.labels) == {frozenset("a"), frozenset("bc")}
