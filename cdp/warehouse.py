@@ -7,10 +7,13 @@ atomically); CLI commands, sensors and services read that copy and never wait on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 
 import duckdb
+import pyarrow as pa
 
 from cdp.paths import cdp_home, warehouse_path
 
@@ -53,3 +56,15 @@ def read_connection() -> duckdb.DuckDBPyConnection:
     con.execute(f"attach '{path}' as {warehouse_path().stem} (read_only)")
     con.execute(f"use {warehouse_path().stem}")
     return con
+
+
+@contextlib.contextmanager
+def registered(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[None]:
+    """Arrow tables visible to SQL under the given names for the length of the block."""
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        yield
+    finally:
+        for name in tables:
+            con.unregister(name)

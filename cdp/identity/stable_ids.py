@@ -24,6 +24,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from cdp.warehouse import registered
+
 SCHEMA = "identity"
 
 
@@ -44,16 +46,13 @@ def assign_customer_ids(con: duckdb.DuckDBPyConnection, labels: np.ndarray) -> l
     the anchor's created_at, source, record_type, record_id) on the connection; returns the merge and split
     events.
     """
-    con.register("labels_arrow", pa.table({"r": np.arange(len(labels), dtype=np.int64), "label": labels}))
-    try:
-        previous_ids, previous_anchors = _previous_run(con)
+    previous_ids, previous_anchors = _previous_run(con)
+    with registered(con, labels_arrow=pa.table({"r": np.arange(len(labels), dtype=np.int64), "label": labels})):
         con.execute(f"""create or replace temp table labelled as
             select g.r, l.label, g.source, g.record_type, g.record_id, g.created_at, p.customer_id as previous_id
             from graph_records g
             join labels_arrow l using (r)
             left join {previous_ids} p using (source, record_type, record_id)""")
-    finally:
-        con.unregister("labels_arrow")
     con.execute("""create or replace temp table component_anchors as
         select label, unnest(anchor) from (
             select label, arg_min(struct_pack(created_at, source, record_type, record_id),

@@ -22,8 +22,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from cdp.identity.resolve import Graph, Resolution, TieOrder, kept_edges, resolve
+from cdp.identity.resolve import Graph, TieOrder, kept_edges, resolve
 from cdp.identity.stable_ids import SCHEMA, IdEvent, assign_customer_ids
+from cdp.warehouse import registered
 
 
 @dataclass
@@ -59,11 +60,8 @@ def load_graph(con: duckdb.DuckDBPyConnection) -> Graph:
     n_records = con.execute("select count(*) from graph_records").fetchone()[0]
     edges = con.execute("select r, v from graph_edges").to_arrow_table()
     type_names = tuple(t for (t,) in con.execute("select distinct id_type from graph_values order by 1").fetchall())
-    values = con.execute("""select t.type_index, g.trust_rank
-        from graph_values g
-        join (select id_type, (row_number() over (order by id_type) - 1)::bigint as type_index
-              from (select distinct id_type from graph_values)) t using (id_type)
-        order by g.v""").to_arrow_table()
+    values = con.execute("""select list_position(?, id_type) - 1 as type_index, trust_rank
+        from graph_values order by v""", [list(type_names)]).to_arrow_table()
     return Graph(
         n_records=n_records,
         edge_record=edges["r"].to_numpy(),
@@ -78,12 +76,9 @@ def values_by_name(con: duckdb.DuckDBPyConnection) -> TieOrder:
     """The re-resolution's tie order: values by (id_type, match_key), looked up for the few it asks about."""
 
     def order(values: np.ndarray) -> np.ndarray:
-        con.register("tie_values", pa.table({"v": values}))
-        try:
+        with registered(con, tie_values=pa.table({"v": values})):
             return con.execute("""select v from tie_values join graph_values using (v)
                 order by id_type, match_key""").to_arrow_table()["v"].to_numpy()
-        finally:
-            con.unregister("tie_values")
 
     return order
 
@@ -100,12 +95,13 @@ def run_resolution(con: duckdb.DuckDBPyConnection, run_id: str, occurred_at: dat
     resolution = resolve(graph, load_limits(con), values_by_name(con))
     events = assign_customer_ids(con, resolution.labels)
     kept = kept_edges(graph, resolution)
-    _register_refused(con, resolution)
-    try:
+    refused = pa.table({
+        "v": pa.array(list(resolution.refused_values), type=pa.int64()),
+        "reason": pa.array(list(resolution.refused_values.values()), type=pa.string()),
+    })
+    with registered(con, refused_arrow=refused):
         rows = [_event_row(event, edge, run_id, occurred_at) for event, edge in _explaining_edges(con, events)]
         _write(con, rows, run_id, occurred_at)
-    finally:
-        con.unregister("refused_arrow")
     sizes = np.bincount(resolution.labels) if graph.n_records else np.array([0])
     shared = con.execute(f"""select count(distinct device_id) from {SCHEMA}.int_identity__device_identifiers
         where is_shared_device""").fetchone()[0]
@@ -119,52 +115,43 @@ def run_resolution(con: duckdb.DuckDBPyConnection, run_id: str, occurred_at: dat
     )
 
 
-def _register_refused(con: duckdb.DuckDBPyConnection, resolution: Resolution) -> None:
-    con.register("refused_arrow", pa.table({
-        "v": pa.array(list(resolution.refused_values), type=pa.int64()),
-        "reason": pa.array(list(resolution.refused_values.values()), type=pa.string()),
-    }))
-
-
 def _explaining_edges(con, events: list[IdEvent]) -> list[tuple[IdEvent, tuple]]:
     """Each event with the edge that explains it: for a merge, a kept value joining a record of the retired id
     to a record of the survivor (or else of a new one), the most trusted such value, with up to four of its
     records, the retired id's first; for a split, none (what joined them is gone or refused)."""
-    merges = [e for e in events if e.event_type == "merge"]
-    found = {}
-    if merges:
-        con.register("merges_arrow", pa.table({
-            "label": [e.component for e in merges],
-            "survivor": [e.surviving_customer_id for e in merges],
-            "retired": [e.other_customer_id for e in merges],
-        }))
-        try:
-            found = {(label, retired): (id_type, match_key, records) for label, retired, id_type, match_key, records
-                     in con.execute("""
-                with component_edges as (
-                    select m.label, m.survivor, m.retired, e.v, l.previous_id,
-                        l.source || ':' || l.record_type || ':' || l.record_id as record
-                    from merges_arrow m
-                    join labelled l on l.label = m.label
-                    join graph_edges e on e.r = l.r
-                    where e.v not in (select v from refused_arrow)
-                ),
-                candidates as (
-                    select label, retired, v, bool_or(previous_id = survivor) as direct,
-                        list(record order by previous_id is distinct from retired, record) as records
-                    from component_edges
-                    group by label, retired, v
-                    having bool_or(previous_id = retired)
-                        and count(distinct coalesce(previous_id, '')) > 1
-                )
-                select c.label, c.retired, g.id_type, g.match_key, array_to_string(c.records[1:4], ', ')
-                from candidates c join graph_values g using (v)
-                qualify row_number() over (partition by c.label, c.retired
-                                           order by not c.direct, g.trust_rank, g.id_type, g.match_key) = 1
-                """).fetchall()}
-        finally:
-            con.unregister("merges_arrow")
     none = (None, None, None)
+    merges = [e for e in events if e.event_type == "merge"]
+    if not merges:
+        return [(e, none) for e in events]
+    merges_arrow = pa.table({
+        "label": [e.component for e in merges],
+        "survivor": [e.surviving_customer_id for e in merges],
+        "retired": [e.other_customer_id for e in merges],
+    })
+    with registered(con, merges_arrow=merges_arrow):
+        found = {(label, retired): (id_type, match_key, records) for label, retired, id_type, match_key, records
+                 in con.execute("""
+            with component_edges as (
+                select m.label, m.survivor, m.retired, e.v, l.previous_id,
+                    l.source || ':' || l.record_type || ':' || l.record_id as record
+                from merges_arrow m
+                join labelled l on l.label = m.label
+                join graph_edges e on e.r = l.r
+                where e.v not in (select v from refused_arrow)
+            ),
+            candidates as (
+                select label, retired, v, bool_or(previous_id = survivor) as direct,
+                    list(record order by previous_id is distinct from retired, record) as records
+                from component_edges
+                group by label, retired, v
+                having bool_or(previous_id = retired)
+                    and count(distinct coalesce(previous_id, '')) > 1
+            )
+            select c.label, c.retired, g.id_type, g.match_key, array_to_string(c.records[1:4], ', ')
+            from candidates c join graph_values g using (v)
+            qualify row_number() over (partition by c.label, c.retired
+                                       order by not c.direct, g.trust_rank, g.id_type, g.match_key) = 1
+            """).fetchall()}
     return [(e, found.get((e.component, e.other_customer_id), none) if e.event_type == "merge" else none)
             for e in events]
 

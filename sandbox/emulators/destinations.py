@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from cdp.warehouse import registered
 from sandbox.emulators.store import WorldStore
 
 FILE_NAME = "destinations.duckdb"
@@ -349,7 +350,7 @@ def add_members(cursor: duckdb.DuckDBPyConnection, audience_id: str, rows: list[
             "key": pa.array([key for keys in row_keys for key in keys], pa.string()),
         }
     )
-    with _registered(cursor, batch_keys=batch):
+    with registered(cursor, batch_keys=batch):
         found = cursor.execute(
             "select b.row_index, b.key, k.member_id from batch_keys b join meta_keys k on k.key = b.key "
             "where k.audience_id = ?",
@@ -383,7 +384,7 @@ def add_members(cursor: duckdb.DuckDBPyConnection, audience_id: str, rows: list[
     if absorbed:
         losers = pa.table({"member_id": pa.array([a for a, _ in absorbed], pa.int64()),
                            "target": pa.array([b for _, b in absorbed], pa.int64())})  # fmt: skip
-        with _registered(cursor, absorbed=losers):
+        with registered(cursor, absorbed=losers):
             cursor.execute("update meta_keys set member_id = a.target from absorbed a where audience_id = ? "
                            "and meta_keys.member_id = a.member_id", [audience_id])  # fmt: skip
             cursor.execute("delete from meta_members where audience_id = ? and member_id in "
@@ -392,7 +393,7 @@ def add_members(cursor: duckdb.DuckDBPyConnection, audience_id: str, rows: list[
         table = pa.table(
             {"member_id": pa.array(patched, pa.int64()), "patch": pa.array(patches, pa.string())}
         )
-        with _registered(cursor, patches=table):
+        with registered(cursor, patches=table):
             cursor.execute(
                 "update meta_members set row_json = cast(json_merge_patch(row_json, p.patch) as varchar) "
                 "from patches p where audience_id = ? and meta_members.member_id = p.member_id",
@@ -409,22 +410,10 @@ def _member_rows(
 ) -> dict[int, dict]:
     if not member_ids:
         return {}
-    with _registered(cursor, wanted=pa.table({"member_id": pa.array(member_ids, pa.int64())})):
+    with registered(cursor, wanted=pa.table({"member_id": pa.array(member_ids, pa.int64())})):
         found = cursor.execute("select member_id, row_json from meta_members where audience_id = ? and member_id "
                                "in (select member_id from wanted)", [audience_id]).fetchall()  # fmt: skip
     return {member_id: json.loads(row_json) for member_id, row_json in found}
-
-
-@contextlib.contextmanager
-def _registered(cursor: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[None]:
-    """Arrow tables visible to SQL under the given names for the length of the block."""
-    for name, table in tables.items():
-        cursor.register(name, table)
-    try:
-        yield
-    finally:
-        for name in tables:
-            cursor.unregister(name)
 
 
 def remove_members(cursor: duckdb.DuckDBPyConnection, audience_id: str, rows: list[dict[str, str]]) -> int:
@@ -432,13 +421,13 @@ def remove_members(cursor: duckdb.DuckDBPyConnection, audience_id: str, rows: li
     keys = sorted({key for row in rows for key in member_keys(row)})
     if not keys:
         return 0
-    with _registered(cursor, batch_keys=pa.table({"key": pa.array(keys, pa.string())})):
+    with registered(cursor, batch_keys=pa.table({"key": pa.array(keys, pa.string())})):
         doomed = [member_id for (member_id,) in cursor.execute(
             "select distinct member_id from meta_keys where audience_id = ? and key in (select key from batch_keys)",
             [audience_id]).fetchall()]  # fmt: skip
     if not doomed:
         return 0
-    with _registered(cursor, doomed=pa.table({"member_id": pa.array(doomed, pa.int64())})):
+    with registered(cursor, doomed=pa.table({"member_id": pa.array(doomed, pa.int64())})):
         for table in ("meta_members", "meta_keys"):
             cursor.execute(
                 f"delete from {table} where audience_id = ? and member_id in (select member_id from doomed)",
@@ -462,7 +451,7 @@ def drop_members(cursor: duckdb.DuckDBPyConnection, audience_id: str) -> None:
 def _append(cursor: duckdb.DuckDBPyConnection, table: str, audience_id: str, columns: dict) -> None:
     data = {name: pa.array(values, kind) for name, (values, kind) in columns.items()}
     names = ", ".join(data)
-    with _registered(cursor, new_rows=pa.table(data)):
+    with registered(cursor, new_rows=pa.table(data)):
         cursor.execute(
             f"insert into {table} (audience_id, {names}) select ?, {names} from new_rows", [audience_id]
         )

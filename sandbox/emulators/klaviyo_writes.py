@@ -256,7 +256,8 @@ def routes(ctx: EmulatorContext, authenticate, api_root) -> list[Route]:
         profiles, list_ids = parse_import(await json_body(request, MAX_JOB_BYTES))
         reject_every = request.scope.get(REJECT_ROWS_SCOPE_KEY)
         job_id = await run_in_threadpool(import_profiles, profiles, list_ids, reject_every)
-        body = {"data": job_resource(request, load_job(job_id), as_accepted=True), "links": {"self": jobs_url(request, job_id)}}
+        job = job_resource(request, load_job(job_id), as_accepted=True)
+        body = {"data": job, "links": {"self": jobs_url(request, job_id)}}
         return JSONResponse(body, status_code=202, media_type=JSON_API)
 
     def import_profiles(profiles: list[dict], list_ids: list[str], reject_every: int | None) -> str:
