@@ -6,18 +6,21 @@ RUN := $(UV) run --frozen
 
 .PHONY: env demo test test-fast ui reset lint
 
+# Bytecode at install: where PYTHONDONTWRITEBYTECODE is set (this machine, CI), every process would otherwise
+# compile each import from source, seconds per process, and dbt runs one process per build.
 env:
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5"
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 
 demo: env
 	$(RUN) cdp demo
 
+# Both cores: the long tests are whole-graph runs on one core each; one file per worker keeps module fixtures.
 test: env
-	$(RUN) pytest
+	$(RUN) pytest -n 2 --dist loadfile
 
 test-fast: env
-	$(RUN) pytest -m "not slow"
+	$(RUN) pytest -n 2 --dist loadfile -m "not slow"
 
 ui: env
 	$(RUN) cdp sandbox generate

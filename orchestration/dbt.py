@@ -6,6 +6,7 @@ dagster-dbt reads target/manifest.json when the Definitions are imported; `prepa
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import sys
@@ -38,19 +39,24 @@ def prepare_manifest() -> Path:
     project = cdp_dbt_project()
     manifest = Path(project.manifest_path)
     stamp = manifest.with_name("cdp_manifest_fingerprint")
-    fingerprint = _project_fingerprint()
-    if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
-        return manifest
-    from dbt.cli.main import dbtRunner
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    # One parse at a time: two processes starting together (the UI and a `cdp` command, or parallel test
+    # workers) would otherwise write target/ at once and one could read a half-written manifest.
+    with open(manifest.with_name("cdp_manifest.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fingerprint = _project_fingerprint()
+        if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+            return manifest
+        from dbt.cli.main import dbtRunner
 
-    dbt_environment()
-    result = dbtRunner().invoke(
-        ["parse", "--quiet", "--project-dir", str(dbt_project_dir()), "--profiles-dir", str(dbt_project_dir())]
-    )
-    if not result.success:
-        raise RuntimeError(f"dbt parse failed: {result.exception or 'see the dbt log above'}")
-    stamp.write_text(fingerprint)
-    return manifest
+        dbt_environment()
+        result = dbtRunner().invoke(
+            ["parse", "--quiet", "--project-dir", str(dbt_project_dir()), "--profiles-dir", str(dbt_project_dir())]
+        )
+        if not result.success:
+            raise RuntimeError(f"dbt parse failed: {result.exception or 'see the dbt log above'}")
+        stamp.write_text(fingerprint)
+        return manifest
 
 
 def _project_fingerprint() -> str:

@@ -27,8 +27,10 @@ from orchestration.instance import WAREHOUSE_POOL
 from orchestration.metadata import markdown_table
 
 IDENTITY_RESOLUTION = AssetKey(["identity", "identity_resolution"])
-# The seeds (limits, thresholds) are upstream of these models already.
-UPSTREAM_MODELS = ("int_identity__records", "int_identity__edges", "int_identity__device_identifiers")
+# The limits seed is upstream of these models; the health thresholds seed is read by the asset itself, so it is
+# named here too (a run of identity's upstream alone would otherwise not build it).
+UPSTREAM_MODELS = ("int_identity__records", "int_identity__edges", "int_identity__device_identifiers",
+                   "identity_health_thresholds")
 HEALTH_CHECKS = {
     "largest_component_records": "The largest profile holds at most this many records.",
     "max_identifiers_per_profile": "No profile carries more identifiers than this.",

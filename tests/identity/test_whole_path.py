@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from cdp import paths
+from tests.helpers.selections import IDENTITY
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -15,7 +16,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 def materialize():
     from orchestration.run import materialize as run
 
-    assert run().success, "the refresh run failed"
+    assert run(selection=IDENTITY).success, "the identity run failed"
 
 
 def assignments() -> dict[tuple[str, str, str], str]:
