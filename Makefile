@@ -4,7 +4,7 @@ export CDP_HOME ?= $(CURDIR)/.cdp
 UV := python3 -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: env demo test test-fast ui reset lint
+.PHONY: env demo test test-all test-fast ui reset lint
 
 # Bytecode at install: where PYTHONDONTWRITEBYTECODE is set (this machine, CI), every process would otherwise
 # compile each import from source, seconds per process, and dbt runs one process per build.
@@ -17,6 +17,9 @@ demo: env
 
 # Both cores: the long tests are whole-graph runs on one core each; one file per worker keeps module fixtures.
 test: env
+	$(RUN) pytest -n 2 --dist loadfile -m "not capacity"
+
+test-all: env
 	$(RUN) pytest -n 2 --dist loadfile
 
 test-fast: env

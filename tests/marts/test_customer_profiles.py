@@ -15,11 +15,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 @pytest.fixture(scope="module")
-def warehouse(sandbox_url):
-    from orchestration.run import materialize
-
-    result = materialize()
-    assert result.success, "the refresh run failed"
+def warehouse(refreshed_home):
     con = duckdb.connect(str(paths.warehouse_path()), read_only=True)
     yield con
     con.close()

@@ -1,3 +1,3 @@
-"""The predictions tests that need a warehouse share the end-to-end fixtures: one tiny world per module."""
+"""The predictions tests that need a warehouse work on a copy of the tiny world after a full refresh."""
 
-from tests.e2e.conftest import e2e_home, isolated_cdp_home, sandbox_url, tiny_world  # noqa: F401
+from tests.e2e.conftest import e2e_home, isolated_cdp_home, refreshed_home, refreshed_tiny_home  # noqa: F401

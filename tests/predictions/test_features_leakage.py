@@ -24,11 +24,7 @@ FEATURE_MODELS = ["prediction_cutoffs", "prediction_features"]
 
 
 @pytest.fixture(scope="module")
-def warehouse(sandbox_url):
-    from orchestration.run import materialize
-
-    result = materialize()
-    assert result.success, "the refresh run failed"
+def warehouse(refreshed_home):
     return paths.warehouse_path()
 
 
