@@ -14,6 +14,7 @@ nothing skipped. A run killed hard leaves at most one package behind, which the 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib
 import shutil
 import threading
@@ -66,14 +67,20 @@ def make_pipeline(name: str, dev_mode: bool = False) -> dlt.Pipeline:
     # Loads need no row order (tables have none). Without it DuckDB inserts in parallel and writes compressed
     # row groups as it goes; with it, a large insert is followed by a checkpoint as long as the insert itself.
     credentials = DuckDbCredentials(str(warehouse_path()), global_config={"preserve_insertion_order": False})
-    return dlt.pipeline(
-        pipeline_name=name,
-        destination=dlt.destinations.duckdb(credentials),
-        dataset_name=name,
-        pipelines_dir=str(pipelines_dir()),
-        dev_mode=dev_mode,
-        progress="log",
-    )
+    pipelines_dir().mkdir(parents=True, exist_ok=True)
+    # dlt makes a pipeline it has no state for by wiping its folder and creating it with exists_ok=False. Two
+    # processes loading the definitions at once on a fresh home (dagster dev's code server and daemon, parallel
+    # test workers) failed there with FileExistsError; one at a time, the second finds its state and attaches.
+    with open(pipelines_dir() / ".create.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return dlt.pipeline(
+            pipeline_name=name,
+            destination=dlt.destinations.duckdb(credentials),
+            dataset_name=name,
+            pipelines_dir=str(pipelines_dir()),
+            dev_mode=dev_mode,
+            progress="log",
+        )
 
 
 # -- deferred failures ----------------------------------------------------------------------------------------
