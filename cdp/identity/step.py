@@ -42,43 +42,93 @@ class ResolutionSummary:
 
 
 def load_graph(con: duckdb.DuckDBPyConnection) -> Graph:
-    """Records and edges as integer arrays. DuckDB maps the string keys to integers and keeps the mapping in
-    temp tables on the connection: graph_records (r), graph_values (v), graph_edges (r, v)."""
-    # Numbers are arbitrary: nothing depends on their order (ties between values go by name: `values_by_name`).
-    con.execute(f"""create or replace temp table graph_records as
-        select (row_number() over () - 1)::bigint as r, source, record_type, record_id, created_at
-        from {SCHEMA}.int_identity__records""")
-    con.execute(f"""create or replace temp table graph_values as
-        select (row_number() over () - 1)::bigint as v, *
-        from (select id_type, match_key, min(trust_rank) as trust_rank
-              from {SCHEMA}.int_identity__edges group by id_type, match_key)""")
-    con.execute(f"""create or replace temp table graph_edges as
-        select r.r, v.v
-        from {SCHEMA}.int_identity__edges e
-        join graph_records r using (source, record_type, record_id)
-        join graph_values v using (id_type, match_key)""")
-    n_records = con.execute("select count(*) from graph_records").fetchone()[0]
-    edges = con.execute("select r, v from graph_edges").to_arrow_table()
-    type_names = tuple(t for (t,) in con.execute("select distinct id_type from graph_values order by 1").fetchall())
-    values = con.execute("""select list_position(?, id_type) - 1 as type_index, trust_rank
-        from graph_values order by v""", [list(type_names)]).to_arrow_table()
+    """Records and edges as integer arrays, with the strings left in DuckDB.
+
+    Records are numbered by their row (temp table graph_records: r, source, record_type, record_id,
+    created_at). Values are numbered without a group-by over their strings, which was most of the step's time
+    at the large world's size: DuckDB hashes each edge's (id_type, match_key) to 64 bits, the edges come back
+    sorted by that hash, and a value is a run of equal hashes. A second, independent hash checks every run
+    holds one value; on a collision (about one run in a million at 7M values) the keys are hashed again with
+    another salt. Temp tables graph_values (v, value_hash, type_index, trust_rank) and graph_edges (r, v) stay
+    on the connection; `value_names` finds a value's id_type and match_key again through its hash.
+    """
+    type_names = tuple(t for (t,) in con.execute(
+        f"select distinct id_type from {SCHEMA}.int_identity__edges order by 1").fetchall())
+    for salt in range(HASH_SALTS):
+        edges = _hashed_edges(con, type_names, salt)
+        if edges is not None:
+            break
+    else:
+        raise RuntimeError(f"identity: {HASH_SALTS} salts in a row gave colliding 64-bit hashes of the graph's "
+                           "keys; this should never happen, so report it with the warehouse's record counts")
+    value_hash = edges["value_hash"]
+    starts = np.ones(len(value_hash), dtype=bool)
+    np.not_equal(value_hash[1:], value_hash[:-1], out=starts[1:])
+    edge_value = np.cumsum(starts) - 1
+    values = pa.table({
+        "v": np.arange(int(starts.sum()), dtype=np.int64),
+        "value_hash": value_hash[starts],
+        "type_index": edges["type_index"][starts].astype(np.int64),
+        "trust_rank": edges["trust_rank"][starts].astype(np.int64),
+    })
+    with registered(con, values_arrow=values, edges_arrow=pa.table({"r": edges["r"], "v": edge_value})):
+        con.execute("create or replace temp table graph_values as select * from values_arrow")
+        con.execute("create or replace temp table graph_edges as select * from edges_arrow")
     return Graph(
-        n_records=n_records,
-        edge_record=edges["r"].to_numpy(),
-        edge_value=edges["v"].to_numpy(),
+        n_records=con.execute("select count(*) from graph_records").fetchone()[0],
+        edge_record=edges["r"],
+        edge_value=edge_value,
         value_type=values["type_index"].to_numpy(),
-        value_trust=values["trust_rank"].to_numpy().astype(np.int64),
+        value_trust=values["trust_rank"].to_numpy(),
         type_names=type_names,
     )
+
+
+# Salts tried in turn for the keys' hashes; each collides with a chance of about 1e-6 on the large world.
+HASH_SALTS = 4
+
+
+def _hashed_edges(con: duckdb.DuckDBPyConnection, type_names: tuple[str, ...], salt: int) -> dict | None:
+    """Every edge as (r, value_hash, type_index, trust_rank), sorted by value_hash; None if two records or two
+    values share a hash under this salt. The hashes are temp macros, so that `value_names` hashes alike."""
+    con.execute(f"""create or replace temp macro graph_record_hash(source, record_type, record_id) as
+        hash(source, record_type, record_id, {salt})""")
+    con.execute(f"create or replace temp macro graph_value_hash(id_type, match_key) as hash(id_type, match_key, {salt})")
+    con.execute(f"""create or replace temp table graph_records as
+        select (row_number() over () - 1)::bigint as r, graph_record_hash(source, record_type, record_id) as record_hash,
+            source, record_type, record_id, created_at
+        from {SCHEMA}.int_identity__records""")
+    if con.execute("select count(distinct record_hash) < count(*) from graph_records").fetchone()[0]:
+        return None
+    edges = con.execute(f"""select g.r, graph_value_hash(e.id_type, e.match_key) as value_hash,
+            hash(e.match_key, e.id_type, {salt} + {HASH_SALTS}) as check_hash,
+            list_position(?, e.id_type) - 1 as type_index, e.trust_rank
+        from {SCHEMA}.int_identity__edges e
+        join graph_records g on g.record_hash = graph_record_hash(e.source, e.record_type, e.record_id)
+        order by value_hash""", [list(type_names)]).fetchnumpy()
+    edges = {name: np.asarray(column) for name, column in edges.items()}
+    same_value = edges["value_hash"][1:] == edges["value_hash"][:-1]
+    if (edges["check_hash"][1:] != edges["check_hash"][:-1])[same_value].any():
+        return None
+    return edges
+
+
+def value_names(con: duckdb.DuckDBPyConnection, values: np.ndarray) -> pa.Table:
+    """(v, id_type, match_key, trust_rank) of the given values, found in the edges again through their hash."""
+    with registered(con, wanted_values=pa.table({"v": np.asarray(values, dtype=np.int64)})):
+        return con.execute(f"""select distinct g.v, e.id_type, e.match_key, g.trust_rank
+            from wanted_values w
+            join graph_values g using (v)
+            join {SCHEMA}.int_identity__edges e on graph_value_hash(e.id_type, e.match_key) = g.value_hash
+            """).to_arrow_table()
 
 
 def values_by_name(con: duckdb.DuckDBPyConnection) -> TieOrder:
     """The re-resolution's tie order: values by (id_type, match_key), looked up for the few it asks about."""
 
     def order(values: np.ndarray) -> np.ndarray:
-        with registered(con, tie_values=pa.table({"v": values})):
-            return con.execute("""select v from tie_values join graph_values using (v)
-                order by id_type, match_key""").to_arrow_table()["v"].to_numpy()
+        with registered(con, tie_values=value_names(con, values)):
+            return con.execute("select v from tie_values order by id_type, match_key").to_arrow_table()["v"].to_numpy()
 
     return order
 
@@ -99,7 +149,7 @@ def run_resolution(con: duckdb.DuckDBPyConnection, run_id: str, occurred_at: dat
         "v": pa.array(list(resolution.refused_values), type=pa.int64()),
         "reason": pa.array(list(resolution.refused_values.values()), type=pa.string()),
     })
-    with registered(con, refused_arrow=refused):
+    with registered(con, refused_arrow=refused, refused_names=value_names(con, refused["v"].to_numpy())):
         rows = [_event_row(event, edge, run_id, occurred_at) for event, edge in _explaining_edges(con, events)]
         _write(con, rows, run_id, occurred_at)
     sizes = np.bincount(resolution.labels) if graph.n_records else np.array([0])
@@ -129,8 +179,7 @@ def _explaining_edges(con, events: list[IdEvent]) -> list[tuple[IdEvent, tuple]]
         "retired": [e.other_customer_id for e in merges],
     })
     with registered(con, merges_arrow=merges_arrow):
-        found = {(label, retired): (id_type, match_key, records) for label, retired, id_type, match_key, records
-                 in con.execute("""
+        con.execute("""create or replace temp table merge_candidates as
             with component_edges as (
                 select m.label, m.survivor, m.retired, e.v, l.previous_id,
                     l.source || ':' || l.record_type || ':' || l.record_id as record
@@ -138,19 +187,21 @@ def _explaining_edges(con, events: list[IdEvent]) -> list[tuple[IdEvent, tuple]]
                 join labelled l on l.label = m.label
                 join graph_edges e on e.r = l.r
                 where e.v not in (select v from refused_arrow)
-            ),
-            candidates as (
-                select label, retired, v, bool_or(previous_id = survivor) as direct,
-                    list(record order by previous_id is distinct from retired, record) as records
-                from component_edges
-                group by label, retired, v
-                having bool_or(previous_id = retired)
-                    and count(distinct coalesce(previous_id, '')) > 1
             )
-            select c.label, c.retired, g.id_type, g.match_key, array_to_string(c.records[1:4], ', ')
-            from candidates c join graph_values g using (v)
+            select label, retired, v, bool_or(previous_id = survivor) as direct,
+                list(record order by previous_id is distinct from retired, record) as records
+            from component_edges
+            group by label, retired, v
+            having bool_or(previous_id = retired)
+                and count(distinct coalesce(previous_id, '')) > 1""")
+    candidates = con.execute("select distinct v from merge_candidates").to_arrow_table()["v"].to_numpy()
+    with registered(con, candidate_names=value_names(con, candidates)):
+        found = {(label, retired): (id_type, match_key, records) for label, retired, id_type, match_key, records
+                 in con.execute("""
+            select c.label, c.retired, n.id_type, n.match_key, array_to_string(c.records[1:4], ', ')
+            from merge_candidates c join candidate_names n using (v)
             qualify row_number() over (partition by c.label, c.retired
-                                       order by not c.direct, g.trust_rank, g.id_type, g.match_key) = 1
+                                       order by not c.direct, n.trust_rank, n.id_type, n.match_key) = 1
             """).fetchall()}
     return [(e, found.get((e.component, e.other_customer_id), none) if e.event_type == "merge" else none)
             for e in events]
@@ -187,7 +238,7 @@ def _write(con, events: list[dict], run_id: str, occurred_at) -> None:
             from component_ids""")
         con.execute(f"""create or replace table {SCHEMA}.refused_values as
             select g.id_type, g.match_key, f.reason, cast(? as varchar) as run_id
-            from refused_arrow f join graph_values g using (v)""", [run_id])
+            from refused_arrow f join refused_names g using (v)""", [run_id])
         con.execute(f"""create table if not exists {SCHEMA}.merge_events (
             event_id varchar primary key, occurred_at timestamptz, event_type varchar,
             surviving_customer_id varchar, retired_customer_id varchar, new_customer_id varchar,
