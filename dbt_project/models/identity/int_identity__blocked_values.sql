@@ -6,7 +6,11 @@
 -- - values of an auto_block type carried by implausibly many records of one kind (seed
 --   identity_record_type_limits): a personal email is not on 40 shop customers.
 -- - emails whose records name different people (different first names): a family address shared by two
---   people, which must not glue them together even when nothing else tells them apart.
+--   people, which must not glue them together even when nothing else tells them apart;
+-- - emails on a shop order that is not attached to a customer although the shop customer with that email
+--   already existed when it was placed: the shop did not credit the address's owner with the order, so
+--   somebody else (a partner at the till) used the address. Orders placed before the customer existed say
+--   nothing: they are the owner's own guest orders, as a rule.
 -- Invalid values (unparseable phones, malformed emails) never get a match key and need no row here.
 with identifiers as (
     select * from {{ ref('int_identity__record_identifiers') }}
@@ -82,6 +86,26 @@ shared_by_different_people as (
     where identifiers.id_type = 'email' and trim(coalesce(names.first_name, '')) <> ''
     group by identifiers.id_type, identifiers.match_key
     having count(distinct lower(trim(names.first_name))) > 1
+),
+
+used_by_someone_the_shop_did_not_credit as (
+    select
+        order_emails.id_type,
+        order_emails.match_key,
+        'family address: shop order ' || min(order_emails.record_id) || ' used it without its shop customer '
+            || min(customer_emails.record_id) as reason
+    from identifiers as order_emails
+    inner join {{ ref('stg_shopify__orders') }} as orders
+        on order_emails.record_id = cast(orders.order_id as varchar)
+    inner join identifiers as customer_emails
+        on order_emails.id_type = customer_emails.id_type and order_emails.match_key = customer_emails.match_key
+    inner join {{ ref('stg_shopify__customers') }} as customers
+        on customer_emails.record_id = cast(customers.customer_id as varchar)
+    where order_emails.id_type = 'email'
+        and order_emails.source = 'shopify' and order_emails.record_type = 'order'
+        and customer_emails.source = 'shopify' and customer_emails.record_type = 'customer'
+        and orders.customer_id is null and customers.created_at <= orders.created_at
+    group by order_emails.id_type, order_emails.match_key
 )
 
 select id_type, match_key, min(reason) as reason
@@ -89,5 +113,6 @@ from (
     select * from listed
     union all select * from too_common
     union all select * from shared_by_different_people
+    union all select * from used_by_someone_the_shop_did_not_credit
 ) as blocked
 group by id_type, match_key
