@@ -11,12 +11,14 @@ the copies never touch; the components are the medium world's, ten times over):
 
 Timings (each says what it includes):
 - resolution end to end: read records and edges from the warehouse (string keys hashed in DuckDB, values
-  numbered in numpy), read the limits, connected components, greedy re-resolution of the components breaking
+  numbered in numpy), read the limits, connected components (scipy, given only the values carried by several
+  records: a value on one record joins nothing), greedy re-resolution of the components breaking
   a rule, stable ids against the previous assignments (in DuckDB), and writing assignments, anchors, refused
   values and merge events, committed. The copy holds the previous run's assignments, so this is a rerun, as
   in production (most components settle on their previous id; the survivor rule runs on the rest);
 - scipy baseline: `connected_components` alone on the post-rule edge list (edges of refused values dropped),
-  already in memory as integer arrays: the floor any resolution pays.
+  already in memory as integer arrays, every value given (the resolution gives scipy fewer nodes, the same
+  components).
 The component counts must be equal; the goal is end to end <= 10x the baseline.
 """
 

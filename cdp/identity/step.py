@@ -49,8 +49,8 @@ def load_graph(con: duckdb.DuckDBPyConnection) -> Graph:
     at the large world's size: DuckDB hashes each edge's (id_type, match_key) to 64 bits, the edges come back
     sorted by that hash, and a value is a run of equal hashes. A second, independent hash checks every run
     holds one value; on a collision (about one run in a million at 7M values) the keys are hashed again with
-    another salt. Temp tables graph_values (v, value_hash, type_index, trust_rank) and graph_edges (r, v) stay
-    on the connection; `value_names` finds a value's id_type and match_key again through its hash.
+    another salt. Temp table graph_values (v, value_hash, type_index, trust_rank) stays on the connection;
+    `value_names` finds a value's id_type and match_key again through its hash.
     """
     type_names = tuple(t for (t,) in con.execute(
         f"select distinct id_type from {SCHEMA}.int_identity__edges order by 1").fetchall())
@@ -71,9 +71,8 @@ def load_graph(con: duckdb.DuckDBPyConnection) -> Graph:
         "type_index": edges["type_index"][starts].astype(np.int64),
         "trust_rank": edges["trust_rank"][starts].astype(np.int64),
     })
-    with registered(con, values_arrow=values, edges_arrow=pa.table({"r": edges["r"], "v": edge_value})):
+    with registered(con, values_arrow=values):
         con.execute("create or replace temp table graph_values as select * from values_arrow")
-        con.execute("create or replace temp table graph_edges as select * from edges_arrow")
     return Graph(
         n_records=con.execute("select count(*) from graph_records").fetchone()[0],
         edge_record=edges["r"],
@@ -150,7 +149,7 @@ def run_resolution(con: duckdb.DuckDBPyConnection, run_id: str, occurred_at: dat
         "reason": pa.array(list(resolution.refused_values.values()), type=pa.string()),
     })
     with registered(con, refused_arrow=refused, refused_names=value_names(con, refused["v"].to_numpy())):
-        rows = [_event_row(event, edge, run_id, occurred_at) for event, edge in _explaining_edges(con, events)]
+        rows = [_event_row(event, edge, run_id, occurred_at) for event, edge in _explaining_edges(con, graph, events)]
         _write(con, rows, run_id, occurred_at)
     sizes = np.bincount(resolution.labels) if graph.n_records else np.array([0])
     shared = con.execute(f"""select count(distinct device_id) from {SCHEMA}.int_identity__device_identifiers
@@ -165,7 +164,7 @@ def run_resolution(con: duckdb.DuckDBPyConnection, run_id: str, occurred_at: dat
     )
 
 
-def _explaining_edges(con, events: list[IdEvent]) -> list[tuple[IdEvent, tuple]]:
+def _explaining_edges(con, graph: Graph, events: list[IdEvent]) -> list[tuple[IdEvent, tuple]]:
     """Each event with the edge that explains it: for a merge, a kept value joining a record of the retired id
     to a record of the survivor (or else of a new one), the most trusted such value, with up to four of its
     records, the retired id's first; for a split, none (what joined them is gone or refused)."""
@@ -178,7 +177,8 @@ def _explaining_edges(con, events: list[IdEvent]) -> list[tuple[IdEvent, tuple]]
         "survivor": [e.surviving_customer_id for e in merges],
         "retired": [e.other_customer_id for e in merges],
     })
-    with registered(con, merges_arrow=merges_arrow):
+    graph_edges = pa.table({"r": graph.edge_record, "v": graph.edge_value})
+    with registered(con, merges_arrow=merges_arrow, graph_edges=graph_edges):
         con.execute("""create or replace temp table merge_candidates as
             with component_edges as (
                 select m.label, m.survivor, m.retired, e.v, l.previous_id,
