@@ -16,12 +16,6 @@ from tests.helpers.selections import IDENTITY
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
-# Known gap (issue 4): on this fresh seed one person's only records are three POS orders carrying their loyalty
-# number and their partner's email; nothing visible tells the two apart, so they share a profile. Pinned
-# exactly, so that a fix (or a regression) shows here.
-KNOWN_JOINED_ONLY_BY_BAD = {20261129: 1}
-
-
 @pytest.mark.parametrize("seed", [7, 20261129])
 def test_small_world_profiles_meet_the_quality_bar(seed, tmp_path, monkeypatch):
     from cdp.identity.score import score
@@ -47,5 +41,4 @@ def test_small_world_profiles_meet_the_quality_bar(seed, tmp_path, monkeypatch):
     print(f"small world, seed {seed}:", *result.lines(), sep="\n  ")
     assert result.precision >= 0.995, result.lines()
     assert result.recall >= 0.97, result.lines()
-    expected = KNOWN_JOINED_ONLY_BY_BAD.get(seed, 0)
-    assert result.profiles_joined_only_by_bad_identifiers == expected, result.lines()
+    assert result.profiles_joined_only_by_bad_identifiers == 0, result.lines()

@@ -88,24 +88,29 @@ shared_by_different_people as (
     having count(distinct lower(trim(names.first_name))) > 1
 ),
 
+guest_orders as (
+    select
+        cast(order_id as varchar) as order_id,
+        {{ identity_email_match_key('email') }} as match_key,
+        created_at
+    from {{ ref('stg_shopify__orders') }}
+    where customer_id is null and {{ identity_is_valid_email('email') }}
+),
+
 used_by_someone_the_shop_did_not_credit as (
     select
-        order_emails.id_type,
-        order_emails.match_key,
-        'family address: shop order ' || min(order_emails.record_id) || ' used it without its shop customer '
+        customer_emails.id_type,
+        customer_emails.match_key,
+        'family address: shop order ' || min(guest_orders.order_id) || ' used it without its shop customer '
             || min(customer_emails.record_id) as reason
-    from identifiers as order_emails
-    inner join {{ ref('stg_shopify__orders') }} as orders
-        on order_emails.record_id = cast(orders.order_id as varchar)
-    inner join identifiers as customer_emails
-        on order_emails.id_type = customer_emails.id_type and order_emails.match_key = customer_emails.match_key
+    from guest_orders
+    inner join identifiers as customer_emails on guest_orders.match_key = customer_emails.match_key
     inner join {{ ref('stg_shopify__customers') }} as customers
         on customer_emails.record_id = cast(customers.customer_id as varchar)
-    where order_emails.id_type = 'email'
-        and order_emails.source = 'shopify' and order_emails.record_type = 'order'
+    where customer_emails.id_type = 'email'
         and customer_emails.source = 'shopify' and customer_emails.record_type = 'customer'
-        and orders.customer_id is null and customers.created_at <= orders.created_at
-    group by order_emails.id_type, order_emails.match_key
+        and customers.created_at <= guest_orders.created_at
+    group by customer_emails.id_type, customer_emails.match_key
 )
 
 select id_type, match_key, min(reason) as reason

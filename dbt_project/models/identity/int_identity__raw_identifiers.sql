@@ -50,6 +50,7 @@ identifiers as (
     from orders
     union all
     select 'shopify', 'order', cast(order_id as varchar), 'email', email, null, created_at, updated_at from orders
+    where customer_id is not null
     union all
     -- an order is written in its customer's country, or else in the market of its currency
     select 'shopify', 'order', cast(orders.order_id as varchar), 'phone', orders.phone,
@@ -94,6 +95,12 @@ identifiers as (
 
 all_identifiers as (
     select *, 'co-occurrence' as rule from identifiers
+    union all
+    -- a guest order's email (no shop customer attached) is a receipt address: int_identity__kept_identifiers
+    select 'shopify', 'order', cast(order_id as varchar), 'email', email, null, created_at, updated_at,
+        {% if var('identity_receipt_addresses') == 'accounts' %} 'co-occurrence' {% else %} 'receipt_address' {% endif %}
+    from orders
+    where customer_id is null
     union all
     select 'mixpanel', 'device', device_id, id_type, written_value, null, first_seen_at, last_seen_at,
         case when is_shared_device then 'shared_device_main_user' else 'co-occurrence' end

@@ -1,15 +1,11 @@
--- One row per (customer, id_type, normalised value): every valid, unblocked identifier the customer's records
+-- One row per (customer, id_type, normalised value): every identifier the customer's records
 -- carry, when it was first and last seen, and the sources that carry it (comma-separated, sorted).
 with assignments as (
     select * from {{ source('identity', 'record_assignments') }}
 ),
 
 identifiers as (
-    select identifiers.*
-    from {{ ref('int_identity__record_identifiers') }} as identifiers
-    left join {{ ref('int_identity__blocked_values') }} as blocked
-        on identifiers.id_type = blocked.id_type and identifiers.match_key = blocked.match_key
-    where identifiers.is_valid and identifiers.id_value is not null and blocked.match_key is null
+    select * from {{ ref('int_identity__kept_identifiers') }}
 ),
 
 per_source as (
