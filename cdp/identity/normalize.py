@@ -35,6 +35,8 @@ def phone_to_e164(written: str | None, country: str | None, candidate_countries:
         except phonenumbers.NumberParseException:
             continue
         e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if not _reads_back(e164):
+            continue
         if phonenumbers.is_valid_number(parsed):
             valid.add(e164)
         elif phonenumbers.is_possible_number(parsed) and _not_a_placeholder(parsed):
@@ -57,6 +59,17 @@ def _plausible_regions(written: str, candidates: tuple[str, ...]) -> list[str]:
         if metadata is not None and (metadata.national_prefix == "0") == starts_with_zero:
             regions.append(region)
     return regions
+
+
+def _reads_back(e164: str) -> bool:
+    """Whether an E.164 string parses to itself. Leading zeros that libphonenumber keeps for a local form
+    ('000010' in DE gives +4900010) read back differently (+490010): such a string is no number, and taking
+    it would make normalising twice differ from once."""
+    try:
+        again = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.format_number(again, phonenumbers.PhoneNumberFormat.E164) == e164
 
 
 def _not_a_placeholder(parsed: phonenumbers.PhoneNumber) -> bool:

@@ -12,7 +12,7 @@ import unicodedata
 
 import pytest
 from google.ads.datamanager_util import Encoding, Formatter
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reverse_etl.hashing import (
@@ -433,6 +433,7 @@ def test_meta_normalisation_is_idempotent(key, region, value):
     region=st.sampled_from(["US", "GB", "DE"]),
     value=st.one_of(ANY_TEXT, st.from_regex(r"\+?[0-9 ()-]{6,18}")),
 )
+@example(region="DE", value="000AAD")  # found by hypothesis: leading zeros that did not read back
 def test_meta_phone_normalisation_is_idempotent_once_its_plus_is_restored(region, value):
     # Meta's phone form drops the '+', and a bare digit string is ambiguous ("3541234567" is Icelandic with
     # its country code, or a US number), so it is re-read as the international number it is.
@@ -452,6 +453,7 @@ def test_google_email_normalisation_is_idempotent(value):
     region=st.sampled_from(["US", "GB", "DE"]),
     value=st.one_of(ANY_TEXT, st.from_regex(r"\+?[0-9 ()-]{6,18}")),
 )
+@example(region="DE", value="000010")
 def test_google_phone_normalisation_is_idempotent(region, value):
     once = google_normalise_phone(value, region)
     assert google_normalise_phone(once, region) == once
