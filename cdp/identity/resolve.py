@@ -59,7 +59,7 @@ def components(n_records: int, n_values: int, edge_record: np.ndarray, edge_valu
 
     Only values carried by several records go to scipy: a value on one record joins nothing (most values of a
     world are so, such as each order's own id), and takes its record's label. On the large world's size this
-    halves the nodes scipy sees and takes a third off its time."""
+    takes about 40% off the nodes and edges scipy sees, and off its time."""
     carriers = np.bincount(edge_value, minlength=n_values)
     joining = carriers[edge_value] > 1
     shared_index = np.cumsum(carriers > 1) - 1  # value -> its node among the shared values
