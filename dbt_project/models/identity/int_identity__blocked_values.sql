@@ -89,12 +89,12 @@ shared_by_different_people as (
 ),
 
 guest_orders as (
-    select
-        cast(order_id as varchar) as order_id,
-        {{ identity_email_match_key('email') }} as match_key,
-        created_at
-    from {{ ref('stg_shopify__orders') }}
-    where customer_id is null and {{ identity_is_valid_email('email') }}
+    select order_emails.record_id as order_id, order_emails.match_key, orders.created_at
+    from identifiers as order_emails
+    inner join {{ ref('stg_shopify__orders') }} as orders
+        on order_emails.record_id = cast(orders.order_id as varchar)
+    where order_emails.source = 'shopify' and order_emails.record_type = 'order'
+        and order_emails.id_type = 'email' and orders.customer_id is null
 ),
 
 used_by_someone_the_shop_did_not_credit as (
