@@ -14,7 +14,6 @@ nothing skipped. A run killed hard leaves at most one package behind, which the 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import importlib
 import shutil
 import threading
@@ -28,6 +27,7 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources import DltSource
 
+from cdp.locks import exclusive
 from cdp.paths import pipelines_dir, warehouse_path
 from ingestion.http import (
     REQUEST_STATS,
@@ -67,12 +67,10 @@ def make_pipeline(name: str, dev_mode: bool = False) -> dlt.Pipeline:
     # Loads need no row order (tables have none). Without it DuckDB inserts in parallel and writes compressed
     # row groups as it goes; with it, a large insert is followed by a checkpoint as long as the insert itself.
     credentials = DuckDbCredentials(str(warehouse_path()), global_config={"preserve_insertion_order": False})
-    pipelines_dir().mkdir(parents=True, exist_ok=True)
     # dlt makes a pipeline it has no state for by wiping its folder and creating it with exists_ok=False. Two
     # processes loading the definitions at once on a fresh home (dagster dev's code server and daemon, parallel
     # test workers) failed there with FileExistsError; one at a time, the second finds its state and attaches.
-    with open(pipelines_dir() / ".create.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive(pipelines_dir() / ".create.lock"):
         return dlt.pipeline(
             pipeline_name=name,
             destination=dlt.destinations.duckdb(credentials),

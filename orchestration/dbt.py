@@ -6,7 +6,6 @@ dagster-dbt reads target/manifest.json when the Definitions are imported; `prepa
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
+from cdp.locks import exclusive
 from cdp.paths import dbt_project_dir, warehouse_path
 
 
@@ -39,11 +39,9 @@ def prepare_manifest() -> Path:
     project = cdp_dbt_project()
     manifest = Path(project.manifest_path)
     stamp = manifest.with_name("cdp_manifest_fingerprint")
-    manifest.parent.mkdir(parents=True, exist_ok=True)
     # One parse at a time: two processes starting together (the UI and a `cdp` command, or parallel test
     # workers) would otherwise write target/ at once and one could read a half-written manifest.
-    with open(manifest.with_name("cdp_manifest.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive(manifest.with_name("cdp_manifest.lock")):
         fingerprint = _project_fingerprint()
         if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
             return manifest

@@ -5,7 +5,6 @@ that only read what a full refresh built, copied from one refresh made once per 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cdp import paths
+from cdp.locks import exclusive
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +74,7 @@ def refreshed_tiny_home(tmp_path_factory) -> Path:
     base = tmp_path_factory.getbasetemp()
     run_dir = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     home = run_dir / "refreshed_tiny_home"
-    with open(run_dir / "refreshed_tiny_home.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive(run_dir / "refreshed_tiny_home.lock"):
         if not (home / "refreshed").exists():
             shutil.rmtree(home, ignore_errors=True)  # a build that failed half-way
             with pytest.MonkeyPatch.context() as mp:
