@@ -16,41 +16,56 @@ CAMPAIGN_CHANNELS = ("email", "sms", "mobile_push")
 
 
 # Columns the staging models read, declared so each table has them even when a load saw only nulls
-# (dlt creates a column from data only once a non-null value arrives).
-_TEXT, _TIME, _BOOL = {"data_type": "text"}, {"data_type": "timestamp"}, {"data_type": "bool"}
+# (dlt creates a column from data only once a non-null value arrives). Each column gets a dict of its own:
+# dlt writes the column's name into the hint it is given, so one dict shared by several columns collapsed
+# them into one (profiles lost `attributes__external_id`).
+
+
+def _text() -> dict:
+    return {"data_type": "text"}
+
+
+def _time() -> dict:
+    return {"data_type": "timestamp"}
+
+
+def _bool() -> dict:
+    return {"data_type": "bool"}
+
+
 _EMAIL_MARKETING = "attributes__subscriptions__email__marketing__"
 _SMS_MARKETING = "attributes__subscriptions__sms__marketing__"
 COLUMN_HINTS: dict[str, dict[str, dict]] = {
     "profiles": {
-        "attributes__email": _TEXT,
-        "attributes__phone_number": _TEXT,
-        "attributes__external_id": _TEXT,
-        "attributes__first_name": _TEXT,
-        "attributes__last_name": _TEXT,
-        "attributes__created": _TIME,
-        "attributes__updated": _TIME,
+        "attributes__email": _text(),
+        "attributes__phone_number": _text(),
+        "attributes__external_id": _text(),
+        "attributes__first_name": _text(),
+        "attributes__last_name": _text(),
+        "attributes__created": _time(),
+        "attributes__updated": _time(),
         # Free-form objects whose keys vary by account: one JSON column rather than one column per key.
         "attributes__properties": {"data_type": "json"},
-        f"{_EMAIL_MARKETING}consent": _TEXT,
-        f"{_EMAIL_MARKETING}can_receive_email_marketing": _BOOL,
-        f"{_EMAIL_MARKETING}consent_timestamp": _TIME,
-        f"{_SMS_MARKETING}consent": _TEXT,
-        f"{_SMS_MARKETING}can_receive_sms_marketing": _BOOL,
-        f"{_SMS_MARKETING}consent_timestamp": _TIME,
+        f"{_EMAIL_MARKETING}consent": _text(),
+        f"{_EMAIL_MARKETING}can_receive_email_marketing": _bool(),
+        f"{_EMAIL_MARKETING}consent_timestamp": _time(),
+        f"{_SMS_MARKETING}consent": _text(),
+        f"{_SMS_MARKETING}can_receive_sms_marketing": _bool(),
+        f"{_SMS_MARKETING}consent_timestamp": _time(),
     },
-    "lists": {"attributes__name": _TEXT, "attributes__created": _TIME, "attributes__updated": _TIME,
-              "attributes__opt_in_process": _TEXT},
-    "metrics": {"attributes__name": _TEXT, "attributes__created": _TIME, "attributes__updated": _TIME,
-                "attributes__integration__name": _TEXT, "attributes__integration__category": _TEXT},
-    "campaigns": {"attributes__name": _TEXT, "attributes__status": _TEXT, "attributes__archived": _BOOL,
-                  "attributes__created_at": _TIME, "attributes__updated_at": _TIME,
-                  "attributes__scheduled_at": _TIME, "attributes__send_time": _TIME},
+    "lists": {"attributes__name": _text(), "attributes__created": _time(), "attributes__updated": _time(),
+              "attributes__opt_in_process": _text()},
+    "metrics": {"attributes__name": _text(), "attributes__created": _time(), "attributes__updated": _time(),
+                "attributes__integration__name": _text(), "attributes__integration__category": _text()},
+    "campaigns": {"attributes__name": _text(), "attributes__status": _text(), "attributes__archived": _bool(),
+                  "attributes__created_at": _time(), "attributes__updated_at": _time(),
+                  "attributes__scheduled_at": _time(), "attributes__send_time": _time()},
     "events": {
-        "attributes__datetime": _TIME,
+        "attributes__datetime": _time(),
         "attributes__timestamp": {"data_type": "bigint"},
-        "attributes__uuid": _TEXT,
+        "attributes__uuid": _text(),
         "attributes__event_properties": {"data_type": "json"},
-        "relationships__profile__data__id": _TEXT,
-        "relationships__metric__data__id": _TEXT,
+        "relationships__profile__data__id": _text(),
+        "relationships__metric__data__id": _text(),
     },
 }  # fmt: skip

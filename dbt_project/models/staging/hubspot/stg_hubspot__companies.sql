@@ -7,4 +7,4 @@ select
     archived as is_archived,
     cast(created_at as timestamptz) as created_at,
     cast(updated_at as timestamptz) as updated_at
-from {{ source('hubspot', 'companies') }}
+from {{ declared_source('hubspot', 'companies') }} as companies

@@ -6,6 +6,6 @@ select
     {{ dbt.safe_cast("stages.metadata__is_closed", "boolean") }} as is_closed,
     pipelines.id as pipeline_id,
     pipelines.label as pipeline_label
-from {{ source('hubspot', 'pipelines__stages') }} as stages
-inner join {{ source('hubspot', 'pipelines') }} as pipelines
+from {{ declared_source('hubspot', 'pipelines__stages') }} as stages
+inner join {{ declared_source('hubspot', 'pipelines') }} as pipelines
     on stages._dlt_parent_id = pipelines._dlt_id

@@ -9,4 +9,4 @@ select
     archived as is_archived,
     cast(created_at as timestamptz) as created_at,
     cast(updated_at as timestamptz) as updated_at
-from {{ source('hubspot', 'deals') }}
+from {{ declared_source('hubspot', 'deals') }} as deals

@@ -7,8 +7,8 @@ with links as (
         engagements.id as engagement_id,
         links.to_object_id as contact_id,
         links.association_type_id
-    from {{ source('hubspot', table ~ '__contacts') }} as links
-    inner join {{ source('hubspot', table) }} as engagements
+    from {{ declared_source('hubspot', table ~ '__contacts') }} as links
+    inner join {{ declared_source('hubspot', table) }} as engagements
         on links._dlt_parent_id = engagements._dlt_id
     {% if not loop.last %}union all{% endif %}
     {% endfor %}

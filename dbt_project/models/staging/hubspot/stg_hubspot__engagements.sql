@@ -14,7 +14,7 @@ with calls as (
         properties__hubspot_owner_id as owner_id,
         created_at,
         updated_at
-    from {{ source('hubspot', 'calls') }}
+    from {{ declared_source('hubspot', 'calls') }} as calls
 ),
 
 meetings as (
@@ -33,7 +33,7 @@ meetings as (
         properties__hubspot_owner_id as owner_id,
         created_at,
         updated_at
-    from {{ source('hubspot', 'meetings') }}
+    from {{ declared_source('hubspot', 'meetings') }} as meetings
 ),
 
 tasks as (
@@ -51,7 +51,7 @@ tasks as (
         properties__hubspot_owner_id as owner_id,
         created_at,
         updated_at
-    from {{ source('hubspot', 'tasks') }}
+    from {{ declared_source('hubspot', 'tasks') }} as tasks
 ),
 
 unioned as (

@@ -6,4 +6,4 @@ select
     archived as is_archived,
     cast(created_at as timestamptz) as created_at,
     cast(updated_at as timestamptz) as updated_at
-from {{ source('hubspot', 'owners') }}
+from {{ declared_source('hubspot', 'owners') }} as owners

@@ -1,10 +1,10 @@
 -- dlt unnests a campaign's included audiences into a child table keyed to its parent row by _dlt_parent_id.
 with audiences as (
-    select * from {{ source('klaviyo', 'campaigns__attributes__audiences__included') }}
+    select * from {{ declared_source('klaviyo', 'campaigns__attributes__audiences__included') }} as campaigns__attributes__audiences__included
 ),
 
 campaigns as (
-    select id, _dlt_id from {{ source('klaviyo', 'campaigns') }}
+    select id, _dlt_id from {{ declared_source('klaviyo', 'campaigns') }} as campaigns
 )
 
 select

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('klaviyo', 'campaigns') }}
+    select * from {{ declared_source('klaviyo', 'campaigns') }} as campaigns
 )
 
 select

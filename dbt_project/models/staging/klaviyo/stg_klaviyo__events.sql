@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('klaviyo', 'events') }}
+    select * from {{ declared_source('klaviyo', 'events') }} as events
 )
 
 select

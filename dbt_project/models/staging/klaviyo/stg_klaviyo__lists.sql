@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('klaviyo', 'lists') }}
+    select * from {{ declared_source('klaviyo', 'lists') }} as lists
 )
 
 select

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('klaviyo', 'metrics') }}
+    select * from {{ declared_source('klaviyo', 'metrics') }} as metrics
 )
 
 select

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('klaviyo', 'profiles') }}
+    select * from {{ declared_source('klaviyo', 'profiles') }} as profiles
 )
 
 select

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('meta', 'insights') }}
+    select * from {{ declared_source('meta', 'insights') }} as insights
 ),
 
 actions as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('meta', 'campaigns') }}
+    select * from {{ declared_source('meta', 'campaigns') }} as campaigns
 )
 
 select

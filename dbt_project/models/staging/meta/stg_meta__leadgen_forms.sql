@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('meta', 'leadgen_forms') }}
+    select * from {{ declared_source('meta', 'leadgen_forms') }} as leadgen_forms
 )
 
 select

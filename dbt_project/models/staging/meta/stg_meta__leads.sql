@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('meta', 'leads') }}
+    select * from {{ declared_source('meta', 'leads') }} as leads
 ),
 
 answers as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('mixpanel', 'events') }}
+    select * from {{ declared_source('mixpanel', 'events') }} as events
 )
 
 select

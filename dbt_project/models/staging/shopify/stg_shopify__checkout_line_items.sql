@@ -8,4 +8,4 @@ select
     title,
     cast(quantity as integer) as quantity,
     cast(price as decimal(18, 2)) as price
-from {{ source('shopify', 'checkouts__line_items') }}
+from {{ declared_source('shopify', 'checkouts__line_items') }} as checkouts__line_items

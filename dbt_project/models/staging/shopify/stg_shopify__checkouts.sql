@@ -10,4 +10,4 @@ select
     cast(created_at as timestamptz) as created_at,
     cast(updated_at as timestamptz) as updated_at,
     cast(completed_at as timestamptz) as completed_at
-from {{ source('shopify', 'checkouts') }}
+from {{ declared_source('shopify', 'checkouts') }} as checkouts

@@ -21,4 +21,4 @@ select
     sms_marketing_consent__consent_collected_from as sms_marketing_consent_collected_from,
     cast(created_at as timestamptz) as created_at,
     cast(updated_at as timestamptz) as updated_at
-from {{ source('shopify', 'customers') }}
+from {{ declared_source('shopify', 'customers') }} as customers

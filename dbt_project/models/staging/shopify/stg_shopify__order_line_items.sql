@@ -7,4 +7,4 @@ select
     title,
     cast(quantity as integer) as quantity,
     cast(price as decimal(18, 2)) as price
-from {{ source('shopify', 'orders__line_items') }}
+from {{ declared_source('shopify', 'orders__line_items') }} as orders__line_items

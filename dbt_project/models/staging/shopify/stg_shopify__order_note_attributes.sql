@@ -4,5 +4,5 @@ select
     notes._dlt_list_idx as position,
     notes.name as attribute_name,
     notes.value as attribute_value
-from {{ source('shopify', 'orders__note_attributes') }} as notes
-inner join {{ source('shopify', 'orders') }} as orders on notes._dlt_parent_id = orders._dlt_id
+from {{ declared_source('shopify', 'orders__note_attributes') }} as notes
+inner join {{ declared_source('shopify', 'orders') }} as orders on notes._dlt_parent_id = orders._dlt_id

@@ -25,4 +25,4 @@ select
     cast(processed_at as timestamptz) as processed_at,
     cast(cancelled_at as timestamptz) as cancelled_at,
     cast(updated_at as timestamptz) as updated_at
-from {{ source('shopify', 'orders') }}
+from {{ declared_source('shopify', 'orders') }} as orders

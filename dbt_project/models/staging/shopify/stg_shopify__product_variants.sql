@@ -4,4 +4,4 @@ select
     sku,
     cast(price as decimal(18, 2)) as price,
     cast(inventory_quantity as integer) as inventory_quantity
-from {{ source('shopify', 'products__variants') }}
+from {{ declared_source('shopify', 'products__variants') }} as products__variants

@@ -6,4 +6,4 @@ select
     status,
     cast(created_at as timestamptz) as created_at,
     cast(updated_at as timestamptz) as updated_at
-from {{ source('shopify', 'products') }}
+from {{ declared_source('shopify', 'products') }} as products

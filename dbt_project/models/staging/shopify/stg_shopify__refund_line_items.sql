@@ -5,4 +5,4 @@ select
     line_item_id as order_line_item_id,
     cast(quantity as integer) as quantity,
     cast(subtotal as decimal(18, 2)) as subtotal
-from {{ source('shopify', 'orders__refunds__refund_line_items') }}
+from {{ declared_source('shopify', 'orders__refunds__refund_line_items') }} as orders__refunds__refund_line_items

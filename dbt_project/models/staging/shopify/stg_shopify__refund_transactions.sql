@@ -4,4 +4,4 @@ select
     order_id,
     kind,
     cast(amount as decimal(18, 2)) as amount
-from {{ source('shopify', 'orders__refunds__transactions') }}
+from {{ declared_source('shopify', 'orders__refunds__transactions') }} as orders__refunds__transactions

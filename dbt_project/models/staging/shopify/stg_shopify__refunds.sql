@@ -2,4 +2,4 @@ select
     id as refund_id,
     order_id,
     cast(created_at as timestamptz) as refunded_at
-from {{ source('shopify', 'orders__refunds') }}
+from {{ declared_source('shopify', 'orders__refunds') }} as orders__refunds
