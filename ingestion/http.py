@@ -9,6 +9,9 @@ hand-written clients share:
 - pacing under the vendor's documented rate (`requests_per_second`), shared by every session of the vendor
   in the process, so a healthy run rarely meets a 429 at all;
 - fail-fast on refused credentials: no retry, and an error that names the setting to fix;
+- fail-fast on a host that cannot be reached at all (connection refused, unknown host name, no route): a few
+  quick attempts, then an error naming the host and `sources.<vendor>.base_url` (retrying a wrong address for
+  minutes would only hide the setting to fix); a base URL that is no URL fails before any request;
 - counts of requests and retries per vendor (`REQUEST_STATS`), which the Dagster assets report.
 
 Every number is a setting: `sources.<vendor>.http_timeout`, `http_max_attempts`, `http_backoff_seconds`,
@@ -19,8 +22,11 @@ Tests turn timeouts and waits down to fractions of a second, so fault tests run 
 
 from __future__ import annotations
 
+import errno
 import json
 import random
+import re
+import socket
 import threading
 import time
 from collections import Counter
@@ -28,11 +34,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import dlt
 import requests
 from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator, JSONResponseCursorPaginator
-from requests.exceptions import ChunkedEncodingError, ConnectionError, Timeout
+from requests.exceptions import (
+    ChunkedEncodingError,
+    ConnectionError,
+    InvalidSchema,
+    InvalidURL,
+    MissingSchema,
+    Timeout,
+)
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 T = TypeVar("T")
 
@@ -46,6 +61,17 @@ class SourceConfigurationError(RuntimeError):
 
 class VendorUnavailableError(RuntimeError):
     """The vendor kept failing (or asked for a longer pause than allowed) after every allowed attempt."""
+
+
+class SettingError(SourceConfigurationError, ValueError):
+    """A setting's value cannot work, found before (or instead of) asking the vendor; the message names the
+    setting. A ValueError too, as the sources raised for a bad value before it existed."""
+
+
+class VendorUnreachableError(SourceConfigurationError, VendorUnavailableError):
+    """No connection could be opened to the vendor's host (refused, unknown name, no route): most often a wrong
+    base URL, so a run stops at once like any configuration error; callers that treat an unavailable vendor as
+    a failed batch still catch it as one."""
 
 
 class SchemaDriftError(RuntimeError):
@@ -102,22 +128,30 @@ _SETTINGS = {
 }
 
 
+# The smallest value each setting can work with: no attempt at all, or a zero timeout, fails every request.
+_MINIMUMS = {"max_attempts": (1, "at least 1"), "timeout": (1e-3, "more than 0")}
+
+
 def http_policy(vendor: str) -> HttpPolicy:
     """The vendor's policy with any configured override applied (read when a source is built)."""
     policy = VENDOR_DEFAULTS.get(vendor, HttpPolicy())
     overrides = {}
     for field_name, setting in _SETTINGS.items():
-        value = dlt.config.get(f"sources.{vendor}.{setting}")
+        key = f"sources.{vendor}.{setting}"
+        value = dlt.config.get(key)
         if value is None:
-            value = dlt.config.get(f"sources.{setting}")
+            key = f"sources.{setting}"
+            value = dlt.config.get(key)
         if value is not None:
             kind = int if field_name == "max_attempts" else float
             try:
-                overrides[field_name] = kind(value)
+                number = kind(value)
             except (TypeError, ValueError):
-                raise SourceConfigurationError(
-                    f"sources.{vendor}.{setting} must be a number, got {value!r}"
-                ) from None
+                raise SettingError(f"{key} must be a number, got {value!r}") from None
+            least, wording = _MINIMUMS.get(field_name, (0, "0 or more"))
+            if number < least:
+                raise SettingError(f"{key} must be {wording}, got {value!r}")
+            overrides[field_name] = number
     return replace(policy, **overrides)
 
 
@@ -226,16 +260,116 @@ def path_of(url: str) -> str:
     return url.split("?", 1)[0]
 
 
+def host_of(url: str) -> str:
+    """`host:port` of a URL (never its user, password, path or query), or the text itself when no URL."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return path_of(url).rsplit("@", 1)[-1]
+    if not host:
+        return path_of(url).rsplit("@", 1)[-1]
+    return f"{host}:{port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def _causes(exc: BaseException):
+    """The exception and everything it wraps: requests' errors carry urllib3's, which carry the socket's."""
+    seen, pending = set(), [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        pending += [e for e in linked if isinstance(e, BaseException)]
+
+
+_NO_ROUTE = {errno.ENETUNREACH, errno.EHOSTUNREACH}
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why no connection could be opened at all (refused, unknown host name, no route), or None.
+
+    Timeouts are not in it (a slow or busy vendor is retried as usual), nor are connections that opened and
+    then dropped (a vendor restarting mid-answer)."""
+    if isinstance(exc, Timeout):
+        return None
+    causes = list(_causes(exc))
+    if not any(isinstance(cause, NewConnectionError) for cause in causes):
+        return None
+    for cause in causes:
+        if isinstance(cause, (NameResolutionError, socket.gaierror)):
+            return "unknown host name"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, OSError) and cause.errno in _NO_ROUTE:
+            return "no route to host"
+    return None
+
+
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>: |\bHTTPS?Connection\(host='[^']*', port=\d+\): ")
+_QUERY = re.compile(r"\?[^\s'\")]*")
+_USERINFO = re.compile(r"//[^/@]*@")
+# What a well-formed base URL looks like, for the message about one that is not.
+_EXAMPLE_URLS = {
+    "hubspot": "https://api.hubapi.com",
+    "shopify": "https://{shop}.myshopify.com",
+    "mixpanel": "https://data.mixpanel.com",
+    "klaviyo": "https://a.klaviyo.com",
+    "meta": "https://graph.facebook.com",
+}
+
+
+def network_problem(exc: BaseException, limit: int = 240) -> str:
+    """A failed request in a line: the exception's type and message, without queries (they can carry
+    tokens) or object addresses, shortened at a word boundary."""
+    text = _QUERY.sub("", _OBJECT_REPR.sub("", str(exc)))
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " ..."
+    return f"{type(exc).__name__}: {text}"
+
+
 # -- the retry loop and the session -------------------------------------------------------------------------
 
 
-def with_retries(vendor: str, policy: HttpPolicy, what: str, attempt_once: Callable[[], T], sleep=time.sleep) -> T:
-    """Run `attempt_once` until it returns, retrying on TransientError and network failures."""
+# A host that refuses connections or has no address is tried this often, at most this long apart: enough to
+# ride out a vendor's host restarting or a resolver's blip, short enough to point at the base URL in seconds.
+UNREACHABLE_ATTEMPTS = 3
+UNREACHABLE_MAX_WAIT_SECONDS = 2.0
+
+
+def with_retries(
+    vendor: str,
+    policy: HttpPolicy,
+    what: str,
+    attempt_once: Callable[[], T],
+    sleep=time.sleep,
+    *,
+    base_url_setting: str | None = None,
+) -> T:
+    """Run `attempt_once` until it returns, retrying on TransientError and network failures.
+
+    A host that cannot be reached at all gets UNREACHABLE_ATTEMPTS, then VendorUnreachableError naming the
+    host and `base_url_setting` (default `sources.<vendor>.base_url`)."""
     for attempt in range(1, policy.max_attempts + 1):
         try:
             return attempt_once()
         except (ConnectionError, Timeout, ChunkedEncodingError) as exc:
-            problem = TransientError(f"{type(exc).__name__}: {str(exc)[:200]}")
+            unreachable = unreachable_reason(exc)
+            if unreachable:
+                if attempt >= min(policy.max_attempts, UNREACHABLE_ATTEMPTS):
+                    host = host_of(exc.request.url) if getattr(exc, "request", None) is not None else "its host"
+                    raise VendorUnreachableError(
+                        f"{vendor}: cannot connect to {host} ({unreachable}) for {what}, "
+                        f"{attempt} attempt{'s' if attempt > 1 else ''}. "
+                        f"Check {base_url_setting or f'sources.{vendor}.base_url'}."
+                    ) from None
+                REQUEST_STATS.add(vendor, "retries")
+                REQUEST_STATS.add(vendor, f"retries: {unreachable}")
+                sleep(min(policy.backoff(attempt), UNREACHABLE_MAX_WAIT_SECONDS))
+                continue
+            problem = TransientError(network_problem(exc))
         except TransientError as exc:
             problem = exc
         if attempt == policy.max_attempts:
@@ -274,9 +408,12 @@ class VendorSession(requests.Session):
         classify: Classifier = default_problem,
         describe_error: Callable[[requests.Response], str] | None = None,
         pacer: Pacer | None = None,
+        base_url_setting: str | None = None,
     ):
         super().__init__()
         self.vendor = vendor
+        # What an unreachable host or a malformed URL tells the user to check (a destination passes its own).
+        self.base_url_setting = base_url_setting or f"sources.{vendor}.base_url"
         self.policy = policy or http_policy(vendor)
         self.refused = dict(refused or {})
         self.classify = classify
@@ -284,9 +421,27 @@ class VendorSession(requests.Session):
         # A caller may share a pacer beyond this process (the syncs' budget per vendor account).
         self._pacer = pacer or pacer_for(vendor, self.policy.requests_per_second, self.policy.burst)
 
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        try:
+            return super().prepare_request(request)
+        except (MissingSchema, InvalidSchema, InvalidURL) as exc:
+            raise self._not_a_url(request.url or "", exc) from None
+
+    def _not_a_url(self, url: str, exc: Exception) -> SettingError:
+        shown = _USERINFO.sub("//", path_of(url))
+        return SettingError(
+            f"{self.vendor}: {shown!r} is not an http(s) URL ({type(exc).__name__}). "
+            f"Check {self.base_url_setting}: the scheme and host, e.g. "
+            f"{_EXAMPLE_URLS.get(self.vendor, 'https://api.example.com')}."
+        )
+
     def send(self, request: requests.PreparedRequest, **kwargs) -> requests.Response:
         kwargs["timeout"] = kwargs.get("timeout") or self.policy.timeout
         what = f"{request.method} {path_of(request.url or '')}"
+        try:
+            self.get_adapter(request.url or "")
+        except InvalidSchema as exc:  # a scheme no adapter serves, e.g. ftp:// or a host with no scheme
+            raise self._not_a_url(request.url or "", exc) from None
 
         def attempt_once() -> requests.Response:
             self._pacer.wait()
@@ -303,7 +458,7 @@ class VendorSession(requests.Session):
             self._judge(response, what)
             return response
 
-        return with_retries(self.vendor, self.policy, what, attempt_once)
+        return with_retries(self.vendor, self.policy, what, attempt_once, base_url_setting=self.base_url_setting)
 
     def _judge(self, response: requests.Response, what: str) -> None:
         if response.status_code in self.refused:

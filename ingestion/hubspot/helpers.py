@@ -227,9 +227,25 @@ def hubspot_problem(response: requests.Response) -> TransientError | None:
     return default_problem(response)
 
 
+def hubspot_error_text(response: requests.Response) -> str:
+    """HubSpot's error message, and for a 403 the scopes it names (MISSING_SCOPES lists them in its errors)."""
+    text = error_text(response)
+    try:
+        errors = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        return text
+    scopes = sorted({
+        scope
+        for item in errors if isinstance(item, dict) and isinstance(item.get("context"), dict)
+        for key in ("requiredGranularScopes", "requiredScopes")
+        for scope in item["context"].get(key) or []
+    })  # fmt: skip
+    return f"{text} Missing scope: {', '.join(scopes)}." if scopes else text
+
+
 def hubspot_session() -> VendorSession:
     """The one session of the source (object reads, associations, owners, pipelines)."""
-    return VendorSession("hubspot", refused=REFUSED, classify=hubspot_problem)
+    return VendorSession("hubspot", refused=REFUSED, classify=hubspot_problem, describe_error=hubspot_error_text)
 
 
 class HubSpotApi:

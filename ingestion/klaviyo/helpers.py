@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import date, datetime
 
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 
-from ingestion.http import GuardedLinkPaginator, VendorSession
+from ingestion.http import GuardedLinkPaginator, SettingError, VendorSession
 from ingestion.klaviyo.settings import PAGE_SIZES
 
 REFUSED = {
     401: "sources.klaviyo.api_key (a private API key)",
     403: "the private key's scopes: profiles:read, lists:read, metrics:read, events:read, campaigns:read",
 }
+
+
+# Klaviyo names each API revision by its release day, beta ones with `.pre`; anything else is a 400.
+REVISION_FORMAT = re.compile(r"(\d{4}-\d{2}-\d{2})(\.pre)?")
+
+
+def check_revision(revision: str) -> str:
+    match = REVISION_FORMAT.fullmatch(str(revision))
+    try:
+        date.fromisoformat(match.group(1) if match else "")
+    except ValueError:
+        raise SettingError(
+            f"sources.klaviyo.revision must be a Klaviyo API revision, a date such as 2026-07-15, got {revision!r}"
+        ) from None
+    return revision
+
+
+def check_start_date(start_date: str | None) -> str | None:
+    """The start date goes into Klaviyo's filters as it is: it must be a date-time Klaviyo can compare."""
+    if start_date:
+        try:
+            datetime.fromisoformat(str(start_date))
+        except ValueError:
+            raise SettingError(
+                f"sources.klaviyo.start_date must be an ISO 8601 date or date-time (e.g. 2024-01-01T00:00:00+00:00), "
+                f"got {start_date!r}"
+            ) from None
+    return start_date
 
 
 def klaviyo_session() -> VendorSession:

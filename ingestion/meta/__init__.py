@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC
 
 import dlt
 from dlt.common.typing import TSecretStrValue
@@ -58,9 +58,8 @@ def meta_source(
     start_date: ISO date or date-time; insights and leads before it are not read.
     app_secret: when set, every call carries `appsecret_proof`, as apps that require it demand.
     """
-    if insights_lookback_days < 0:
-        raise ValueError(f"insights_lookback_days must not be negative, got {insights_lookback_days}")
-    start = datetime.fromisoformat(start_date)
+    helpers.check_lookback_days(insights_lookback_days)
+    start = helpers.parse_start_date(start_date)
     start_epoch = int(start.timestamp()) if start.tzinfo else int(start.replace(tzinfo=UTC).timestamp())
     client = helpers.GraphClient(base_url, api_version, access_token, app_secret)
     account = f"act_{ad_account_id.removeprefix('act_')}"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 
-from ingestion.http import REQUEST_STATS, CursorGuard, SourceConfigurationError, VendorSession
+from ingestion.http import REQUEST_STATS, CursorGuard, SettingError, SourceConfigurationError, VendorSession
 from ingestion.meta.settings import (
     MAX_THROTTLE_WAIT_SECONDS,
     MAX_THROTTLED_ATTEMPTS,
@@ -27,6 +28,49 @@ class MetaApiError(RuntimeError):
             + (f"/{subcode}" if subcode else "")
             + f": {error.get('message', 'no message')}"
         )
+
+
+# -- settings, checked the same way by the source and `cdp sources check` -------------------------------------
+
+
+def parse_start_date(start_date: str) -> datetime:
+    """The first insights day and the lower bound of leads (naive: read as UTC by the source)."""
+    try:
+        return datetime.fromisoformat(str(start_date))
+    except ValueError:
+        raise SettingError(
+            f"sources.meta.start_date must be an ISO 8601 date or date-time (e.g. 2024-01-01), got {start_date!r}"
+        ) from None
+
+
+def check_lookback_days(insights_lookback_days: int) -> int:
+    if insights_lookback_days < 0:
+        raise SettingError(
+            f"sources.meta.insights_lookback_days must not be negative, got {insights_lookback_days}"
+        )
+    return insights_lookback_days
+
+
+def check_api_version(api_version: str) -> str:
+    if not re.fullmatch(r"v\d+\.\d+", str(api_version)):
+        raise SettingError(f"sources.meta.api_version must look like v23.0, got {api_version!r}")
+    return api_version
+
+
+def account_node(ad_account_id: str) -> str:
+    """`act_<digits>`, from the digits with or without the prefix (Business Settings > Ad accounts)."""
+    digits = str(ad_account_id).strip().removeprefix("act_")
+    if not digits.isdigit():
+        raise SettingError(
+            f"sources.meta.ad_account_id must be the ad account's number, with or without act_, got {ad_account_id!r}"
+        )
+    return f"act_{digits}"
+
+
+def check_page_id(page_id: str) -> str:
+    if not str(page_id).strip().isdigit():
+        raise SettingError(f"sources.meta.page_id must be the page's number, got {page_id!r}")
+    return str(page_id).strip()
 
 
 # -- pure helpers ---------------------------------------------------------------------------------------
@@ -103,7 +147,15 @@ def lead_filtering(created_after: int) -> str:
 
 def configuration_problem(error: Mapping, path: str) -> str | None:
     """The setting to check when Meta refuses what is configured, or None for any other error."""
-    code = error.get("code")
+    code, message = error.get("code"), str(error.get("message", ""))
+    if code == 100 and "appsecret_proof" in message:
+        return "sources.meta.app_secret (the app's secret, when the app requires appsecret_proof)"
+    if code == 2500:
+        # The source's edges exist: a path Meta cannot read means the version or the base URL is off (e.g. a
+        # base URL that already ends in /v23.0).
+        return "sources.meta.base_url (https://graph.facebook.com, without a version) and sources.meta.api_version"
+    if code == 2635:
+        return "sources.meta.api_version (Meta no longer serves this version)"
     if code == 190:
         return "sources.meta.access_token (a system-user token with ads_read and leads_retrieval; expired?)"
     if code in (10, 200) or (isinstance(code, int) and 200 <= code < 300):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import dlt
@@ -45,9 +44,8 @@ def mixpanel_source(
 
     start_date: ISO date or date-time; the first run exports from that day.
     """
-    if lookback_days < 0:
-        raise ValueError(f"lookback_days must not be negative, got {lookback_days}")
-    first_day = datetime.fromisoformat(start_date).date()
+    helpers.check_lookback_days(lookback_days)
+    first_day = helpers.first_day(start_date)
     session = helpers.mixpanel_session()
 
     @dlt.resource(

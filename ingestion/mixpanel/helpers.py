@@ -13,13 +13,20 @@ import shutil
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from ingestion.http import SchemaDriftError, TransientError, VendorSession, http_policy, with_retries
+from ingestion.http import (
+    SchemaDriftError,
+    SettingError,
+    TransientError,
+    VendorSession,
+    http_policy,
+    with_retries,
+)
 from ingestion.mixpanel.settings import (
     DOWNLOAD_CHUNK_BYTES,
     DUCKDB_MEMORY_LIMIT,
@@ -36,6 +43,38 @@ REFUSED = {
 
 class MixpanelExportError(RuntimeError):
     pass
+
+
+# -- settings, checked the same way by the source and `cdp sources check` -------------------------------------
+
+
+def first_day(start_date: str) -> date:
+    """The first day the first run exports."""
+    try:
+        return datetime.fromisoformat(str(start_date)).date()
+    except ValueError:
+        raise SettingError(
+            f"sources.mixpanel.start_date must be an ISO 8601 date or date-time (e.g. 2024-01-01), got {start_date!r}"
+        ) from None
+
+
+def check_lookback_days(lookback_days: int) -> int:
+    if lookback_days < 0:
+        raise SettingError(f"sources.mixpanel.lookback_days must not be negative, got {lookback_days}")
+    return lookback_days
+
+
+def check_days_per_export(days_per_export: int) -> int:
+    if days_per_export < 1:
+        raise SettingError(f"sources.mixpanel.days_per_export must be at least 1, got {days_per_export}")
+    return days_per_export
+
+
+def check_project_id(project_id: str) -> str:
+    """Mixpanel project ids are numbers (Project Settings > Overview); the export refuses anything else."""
+    if not str(project_id).strip().isdigit():
+        raise SettingError(f"sources.mixpanel.project_id must be the project's number, got {project_id!r}")
+    return str(project_id).strip()
 
 
 class MixpanelSchemaDriftError(SchemaDriftError):
@@ -94,8 +133,7 @@ class ExportCheck:
 
 def export_windows(first_day: date, last_day: date, days_per_export: int) -> list[tuple[date, date]]:
     """Consecutive (from_date, to_date) ranges covering first_day..last_day, each at most days_per_export."""
-    if days_per_export < 1:
-        raise ValueError(f"days_per_export must be at least 1, got {days_per_export}")
+    check_days_per_export(days_per_export)
     windows = []
     start = first_day
     while start <= last_day:

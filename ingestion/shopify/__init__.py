@@ -10,11 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import dlt
-from dlt.common.time import ensure_pendulum_datetime
 from dlt.sources import DltResource
 
 from ingestion.pipeline import deferred_failure, latest_version_wins
-from ingestion.shopify.helpers import ShopifyAdminClient, with_parent_ids, with_parsed_cursor
+from ingestion.shopify.helpers import (
+    ShopifyAdminClient,
+    check_page_size,
+    parse_start_date,
+    with_parent_ids,
+    with_parsed_cursor,
+)
 from ingestion.shopify.settings import API_VERSION, COLUMN_HINTS, MAX_PAGE_SIZE, RESOURCES
 
 
@@ -29,10 +34,9 @@ def shopify_source(
     page_size: int = MAX_PAGE_SIZE,
 ) -> list[DltResource]:
     """Read one shop. `start_date` (ISO 8601) bounds the first run; later runs read only what changed."""
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}.")
+    check_page_size(page_size)
     client = ShopifyAdminClient(base_url, api_version, access_token, client_id, client_secret)
-    initial = ensure_pendulum_datetime(start_date) if start_date else None
+    initial = parse_start_date(start_date)
     return [_resource(client, name, extra, initial, page_size) for name, extra in RESOURCES.items()]
 
 

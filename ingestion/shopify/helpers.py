@@ -6,13 +6,15 @@ The only module of the source that does I/O. Requests go through the shared vend
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import requests
 from dlt.common.time import ensure_pendulum_datetime
 
-from ingestion.http import CursorGuard, SourceConfigurationError, VendorSession
+from ingestion.http import CursorGuard, SettingError, SourceConfigurationError, VendorSession
+from ingestion.shopify.settings import MAX_PAGE_SIZE
 
 CREDENTIAL_SETTINGS = (
     "sources.shopify.access_token, or sources.shopify.client_id and sources.shopify.client_secret"
@@ -24,8 +26,60 @@ REFUSED = {
 }
 
 
+# Shopify releases its Admin API quarterly (2025-01, -04, -07, -10) plus `unstable`; any other name is a 404.
+API_VERSION_FORMAT = re.compile(r"\d{4}-(01|04|07|10)|unstable")
+# What the source reads needs these; without read_all_orders Shopify silently returns only 60 days of orders.
+REQUIRED_SCOPES = ("read_customers", "read_orders", "read_products", "read_checkouts")
+HISTORY_SCOPE = "read_all_orders"
+
+
 class ShopifyAuthError(SourceConfigurationError):
     """Shopify refused the credentials (never carries the token itself)."""
+
+
+# -- settings, checked the same way by the source and `cdp sources check` -------------------------------------
+
+
+def check_api_version(api_version: str) -> str:
+    if not API_VERSION_FORMAT.fullmatch(str(api_version)):
+        raise SettingError(
+            f"sources.shopify.api_version must be a Shopify API release, YYYY-01, -04, -07 or -10 (e.g. 2025-07), "
+            f"or unstable; got {api_version!r}"
+        )
+    return api_version
+
+
+def check_page_size(page_size: int) -> int:
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise SettingError(f"sources.shopify.page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}.")
+    return page_size
+
+
+def parse_start_date(start_date: str | None):
+    """The first run's lower bound on `updated_at` (None: the shop's whole history)."""
+    if not start_date:
+        return None
+    try:
+        return ensure_pendulum_datetime(start_date)
+    except (TypeError, ValueError):
+        raise SettingError(
+            f"sources.shopify.start_date must be an ISO 8601 date or date-time (e.g. 2024-01-01), got {start_date!r}"
+        ) from None
+
+
+def check_credentials(access_token: str | None, client_id: str | None, client_secret: str | None) -> None:
+    if access_token or (client_id and client_secret):
+        return
+    if client_id or client_secret:
+        missing = "sources.shopify.client_secret" if client_id else "sources.shopify.client_id"
+        raise SettingError(
+            f"{missing} is not set: the client-credentials grant needs both sources.shopify.client_id and "
+            "sources.shopify.client_secret (or set sources.shopify.access_token)."
+        )
+    raise SettingError(
+        "Shopify needs credentials: set sources.shopify.access_token, or sources.shopify.client_id and "
+        "sources.shopify.client_secret (dlt secrets or SOURCES__SHOPIFY__... environment variables)."
+    )
 
 
 class ShopifyAdminClient:
@@ -38,18 +92,22 @@ class ShopifyAdminClient:
         access_token: str | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
+        session: VendorSession | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
         self._client_id, self._client_secret = client_id, client_secret
         self._token = access_token
-        self._http = VendorSession("shopify", refused=REFUSED)
+        self._http = session or VendorSession("shopify", refused=REFUSED)
+        # The scopes Shopify granted with the last issued token (None with a static token: Shopify does not say).
+        self.granted_scopes: set[str] | None = None
 
     def pages(self, resource: str, params: dict[str, Any]) -> Iterator[list[dict]]:
         """Every page of `GET /admin/api/{version}/{resource}.json`, following `rel="next"` links.
 
         The next URL is used exactly as given: Shopify refuses any filter added beside `page_info`.
         """
+        check_api_version(self.api_version)  # here, not when built: a wrong name would otherwise be a 404
         url: str | None = f"{self.base_url}/admin/api/{self.api_version}/{resource}.json"
         query: dict[str, Any] | None = params
         guard = CursorGuard("shopify", f"{resource}.json")
@@ -82,11 +140,7 @@ class ShopifyAdminClient:
     def _current_token(self) -> str:
         # Checked at the first request, not when the source is built: the Dagster asset graph builds every
         # source to list its resources and must load before credentials are configured.
-        if not self._token and not (self._client_id and self._client_secret):
-            raise ValueError(
-                "Shopify needs credentials: set sources.shopify.access_token, or sources.shopify.client_id and "
-                "sources.shopify.client_secret (dlt secrets or SOURCES__SHOPIFY__... environment variables)."
-            )
+        check_credentials(self._token, self._client_id, self._client_secret)
         if not self._token:
             self._token = self._fetch_token()
         return self._token
@@ -104,12 +158,21 @@ class ShopifyAdminClient:
                 "grant_type": "client_credentials",
             },
         )
+        if response.status_code == 404:
+            # No shop (or no Shopify) at that address answers the grant: the address is what is wrong.
+            raise SourceConfigurationError(
+                f"Shopify answered 404 for the client-credentials grant at {_path(response.url or '')}. Check "
+                "sources.shopify.base_url (https://{shop}.myshopify.com)."
+            )
         if response.status_code != 200:
             raise ShopifyAuthError(
                 f"Shopify refused the client-credentials grant ({response.status_code}: {_errors(response)}). "
                 "Check sources.shopify.client_id and sources.shopify.client_secret."
             )
-        return response.json()["access_token"]
+        answer = response.json()
+        if isinstance(answer.get("scope"), str):
+            self.granted_scopes = {scope.strip() for scope in answer["scope"].split(",") if scope.strip()}
+        return answer["access_token"]
 
 
 def with_parsed_cursor(record: dict) -> dict:

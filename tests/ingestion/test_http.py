@@ -5,16 +5,24 @@ caught."""
 from __future__ import annotations
 
 import gzip
+import socket
+from http.client import RemoteDisconnected
 
 import pytest
+import requests
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProtocolError
 
 from ingestion.http import (
+    REQUEST_STATS,
     CursorGuard,
     HttpPolicy,
     Pacer,
     RepeatedCursorError,
+    SettingError,
     TransientError,
+    VendorSession,
     VendorUnavailableError,
+    VendorUnreachableError,
     http_policy,
     retry_after_seconds,
     with_retries,
@@ -110,3 +118,128 @@ def test_an_export_cut_mid_gzip_member_is_caught():
     plain.feed(b'{"event": "a"}\n{"eve')
     with pytest.raises(TransientError, match="last line incomplete"):
         plain.finish()
+
+
+# -- a vendor that cannot be reached ------------------------------------------------------------------------
+
+QUICK = HttpPolicy(max_attempts=6, backoff_seconds=0.01)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: bound for a moment by us, then released."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture()
+def no_dns_for_invalid(monkeypatch):
+    """`.invalid` names (RFC 6761) fail to resolve here, before any query leaves the machine."""
+    resolve = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if str(host).endswith(".invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def attempts_made(vendor: str, call) -> tuple[int, BaseException]:
+    before = REQUEST_STATS.snapshot(vendor).get("requests", 0)
+    with pytest.raises(Exception) as raised:
+        call()
+    return REQUEST_STATS.snapshot(vendor).get("requests", 0) - before, raised.value
+
+
+def test_a_closed_port_stops_after_three_attempts_naming_the_host_and_the_base_url():
+    port = closed_port()
+    session = VendorSession("hubspot", QUICK)
+    attempts, error = attempts_made("hubspot", lambda: session.get(f"http://127.0.0.1:{port}/hubspot/crm/v3/owners"))
+    assert isinstance(error, VendorUnreachableError)
+    assert attempts == 3  # not the 6 a throttled or failing vendor gets
+    assert f"127.0.0.1:{port} (connection refused)" in str(error)
+    assert "Check sources.hubspot.base_url." in str(error)
+
+
+def test_an_unknown_host_stops_the_same_way_and_never_shows_the_token_in_the_query(no_dns_for_invalid):
+    session = VendorSession("meta", QUICK)
+    attempts, error = attempts_made(
+        "meta", lambda: session.get("https://graph.example.invalid/v23.0/act_1/campaigns",
+                                    params={"access_token": "EAAB-not-to-be-shown"})  # fmt: skip
+    )
+    assert isinstance(error, VendorUnreachableError) and attempts == 3
+    assert "graph.example.invalid:443 (unknown host name)" in str(error)
+    assert "sources.meta.base_url" in str(error) and "EAAB-not-to-be-shown" not in str(error)
+
+
+def test_a_destination_session_names_its_own_base_url_setting():
+    session = VendorSession("klaviyo", QUICK, base_url_setting="destinations.klaviyo.base_url")
+    _, error = attempts_made("klaviyo", lambda: session.get(f"http://127.0.0.1:{closed_port()}/api/lists/"))
+    assert "Check destinations.klaviyo.base_url." in str(error)
+
+
+def counting(exc: BaseException):
+    calls = []
+
+    def attempt():
+        calls.append(1)
+        raise exc
+
+    return attempt, calls
+
+
+def test_timeouts_and_dropped_connections_still_get_every_allowed_attempt():
+    connect_timeout = requests.ConnectTimeout(
+        MaxRetryError(None, "/crm/v3/owners", ConnectTimeoutError("Connection to api.hubapi.com timed out."))
+    )
+    dropped = requests.ConnectionError(ProtocolError("Connection aborted.", RemoteDisconnected("closed")))
+    for problem in (connect_timeout, dropped, requests.ReadTimeout("Read timed out.")):
+        attempt, calls = counting(problem)
+        with pytest.raises(VendorUnavailableError) as raised:
+            with_retries("hubspot", FAST, "GET /crm/v3/owners", attempt, sleep=lambda _: None)
+        assert len(calls) == FAST.max_attempts and not isinstance(raised.value, VendorUnreachableError)
+        assert "Raise sources.hubspot.http_max_attempts" in str(raised.value)
+
+
+def test_the_last_reason_of_a_failed_request_shows_no_query_and_no_word_cut_in_half():
+    long_path = "/api/2.0/export?project_id=1&secret=hush" + "&x=" + "y" * 300
+    dropped = requests.ConnectionError(
+        MaxRetryError(None, long_path, ProtocolError("Connection aborted. " + "word " * 80))
+    )
+    attempt, _ = counting(dropped)
+    with pytest.raises(VendorUnavailableError) as raised:
+        with_retries("mixpanel", FAST, "GET /api/2.0/export", attempt, sleep=lambda _: None)
+    reason = str(raised.value).split("last with ", 1)[1].split(". Raise", 1)[0]
+    assert "hush" not in reason and "?" not in reason
+    assert reason.endswith("word ...")
+
+
+@pytest.mark.parametrize("url", ["a.klaviyo.com/api/lists/", "localhost:8790/klaviyo/api/lists/",
+                                 "ftp://a.klaviyo.com/api/lists/", "https:///api/lists/"])  # fmt: skip
+def test_a_base_url_that_is_no_url_names_the_setting_before_any_request(url):
+    session = VendorSession("klaviyo", QUICK)
+    attempts, error = attempts_made("klaviyo", lambda: session.get(url))
+    assert isinstance(error, SettingError) and attempts == 0
+    assert f"{url!r} is not an http(s) URL" in str(error)
+    assert "Check sources.klaviyo.base_url: the scheme and host, e.g. https://a.klaviyo.com." in str(error)
+
+
+@pytest.mark.parametrize("value", ["many", "0"])
+def test_an_http_setting_that_cannot_work_is_named(monkeypatch, value):
+    monkeypatch.setenv("SOURCES__HUBSPOT__HTTP_MAX_ATTEMPTS", value)
+    with pytest.raises(SettingError, match="sources.hubspot.http_max_attempts must be"):
+        http_policy("hubspot")
+
+
+def test_an_ingest_against_a_closed_port_stops_at_its_first_request(monkeypatch):
+    from ingestion.pipeline import run_source
+
+    port = closed_port()
+    monkeypatch.setenv("SOURCES__HUBSPOT__BASE_URL", f"http://127.0.0.1:{port}/hubspot")
+    monkeypatch.setenv("SOURCES__HUBSPOT__ACCESS_TOKEN", "a-token")
+    monkeypatch.setenv("SOURCES__HUBSPOT__HTTP_BACKOFF_SECONDS", "0.01")
+    attempts, error = attempts_made("hubspot", lambda: run_source("hubspot"))
+    assert isinstance(error, VendorUnreachableError)
+    assert f"127.0.0.1:{port} (connection refused)" in str(error) and "sources.hubspot.base_url" in str(error)
+    assert attempts == 3  # one request of the first resource; the others are not tried
