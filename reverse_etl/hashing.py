@@ -8,8 +8,10 @@ through unchanged, so hashing twice cannot happen.
 
 Meta (Marketing API, customer list custom audiences, `payload.schema` keys): `meta_normalise`, `meta_hash`,
 `meta_row`. Google (Customer Match / Data Manager API): the `google_*` functions, built on Google's own
-`google-ads-datamanager-util` Formatter. Phones go to E.164 with the project's one phone rule
-(`cdp.identity.normalize.phone_to_e164`, libphonenumber), so audiences match the identity graph.
+`google-ads-datamanager-util` Formatter. Phones and emails follow the identity graph's rules, so audiences
+match it: phones to E.164 with `cdp.identity.normalize.phone_to_e164` (libphonenumber, valid numbers only),
+emails judged by `cdp.identity.normalize.email_address` (email-validator, no DNS; trimmed, lowercased, and
+without a trailing dot on the domain: the platforms hold jo@gmail.com, never jo@gmail.com.).
 """
 
 from __future__ import annotations
@@ -22,14 +24,9 @@ from functools import cache
 
 import phonenumbers
 
-from cdp.identity.normalize import phone_to_e164
+from cdp.identity.normalize import email_address, phone_to_e164
 
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
-
-# Permissive on the local part (providers allow much), strict on the domain: labels of letters/digits/hyphens
-# and a top-level label with a letter, so "jo@localhost", "a@b" and "n/a" never get hashed.
-_DOMAIN_LABEL = r"[^\W_](?:[\w-]*[^\W_])?"
-_EMAIL = re.compile(rf"[^@\s\"(),:;<>\[\]\\]+@(?:{_DOMAIN_LABEL}\.)+(?=[\w-]*[^\W\d_])[^\W_][\w-]*[^\W_]")
 
 # ISO 3166-1 alpha-2: libphonenumber's regions minus its three non-ISO ones (Ascension, Tristan da Cunha,
 # Kosovo), plus the ISO territories that have no phone numbering of their own.
@@ -90,10 +87,6 @@ def _letters_only(value: str) -> str:
     text = unicodedata.normalize("NFKC", value).lower()
     kept = "".join(ch for ch in text if unicodedata.category(ch)[0] in "LM")
     return unicodedata.normalize("NFC", kept)
-
-
-def _valid_email(email: str) -> bool:
-    return _EMAIL.fullmatch(email) is not None
 
 
 def _international_phone(value: str, region: str) -> str:
@@ -166,8 +159,8 @@ def meta_normalise(key: str, value: str | None, default_region: str = "US") -> s
     text = value.strip()
     match schema_key:
         case "EMAIL":
-            email = text.lower()
-            return email if _valid_email(email) else ""
+            # Meta: trimmed and lowercased; "jo@localhost", "a@b" and "n/a" are never hashed.
+            return email_address(text) or ""
         case "PHONE":
             # Digits only, with country code, no '+' and no leading zeros: E.164 without its '+'.
             return _international_phone(text, region).removeprefix("+")
@@ -256,13 +249,13 @@ def _google_format(method: str, value: str) -> str:
 
 def google_normalise_email(value: str | None) -> str:
     """Lowercase with all whitespace removed (leading, trailing and inside); for gmail.com/googlemail.com
-    the dots and anything from '+' in the local part go. "" for an invalid address."""
+    the dots and anything from '+' in the local part go (Google's Formatter). "" for an invalid address."""
     if value is None:
         return ""
     if is_sha256_hex(value):
         return value.strip().lower()
-    email = re.sub(r"\s", "", value).lower()
-    return _google_format("format_email_address", email) if _valid_email(email) else ""
+    email = email_address(re.sub(r"\s", "", value))
+    return _google_format("format_email_address", email) if email else ""
 
 
 def google_normalise_phone(value: str | None, default_region: str = "US") -> str:

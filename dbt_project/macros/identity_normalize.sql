@@ -1,9 +1,16 @@
 {#- Identifier normalisation that is plain string work, portable through adapter.dispatch where the SQL of
-    engines differs (regular expressions). Phones need `phonenumbers`: see int_identity__record_identifiers.py. -#}
+    engines differs (regular expressions). What needs a maintained library (phones by `phonenumbers`, whether
+    an email is an address by `email-validator`) is decided in int_identity__record_identifiers.py. -#}
 
-{#- An email as people mean it: trimmed and lowercased. -#}
+{#- An email as people mean it: trimmed, lowercased, and without the one trailing dot of a fully qualified
+    domain ('jo@gmail.com.' is jo@gmail.com). The mirror of cdp.identity.normalize.email_value, which
+    int_identity__record_identifiers applies again (SQL's trim takes only spaces). -#}
 {% macro identity_email_value(expr) -%}
-    lower(trim({{ expr }}))
+    {%- set trimmed = 'lower(trim(' ~ expr ~ '))' -%}
+    case
+        when {{ dbt.right(trimmed, 1) }} = '.' then substr({{ trimmed }}, 1, {{ dbt.length(trimmed) }} - 1)
+        else {{ trimmed }}
+    end
 {%- endmacro %}
 
 {#- The key emails match on: provider rules applied to the normalised value (gmail and googlemail ignore
@@ -31,7 +38,16 @@
     ({{ expr }} ~ ('^(' || {{ pattern }} || ')$'))
 {%- endmacro %}
 
-{#- A syntactically valid address: one '@', a local part, a dotted domain, no spaces. -#}
+{#- A first, portable look at an email's syntax: one '@', a local part, a dotted domain, no spaces, no dot
+    doubled or next to the '@' or leading. Not the decision: int_identity__record_identifiers replaces it with
+    email-validator's answer for every email, so identity and the ad platforms' hashing
+    (reverse_etl/hashing.py) judge an address by one rule. -#}
 {% macro identity_is_valid_email(expr) -%}
-    coalesce({{ identity_full_match(identity_email_value(expr), "'[^@\\s]+@[^@\\s]+\\.[a-z]{2,}'") }}, false)
+    {%- set value = identity_email_value(expr) -%}
+    coalesce(
+        {{ identity_full_match(value, "'[^@\\s]+@[^@\\s]+\\.[a-z]{2,}'") }}
+        and not ({{ value }} like '%..%' or {{ value }} like '%.@%' or {{ value }} like '%@.%'
+            or {{ value }} like '.%'),
+        false
+    )
 {%- endmacro %}

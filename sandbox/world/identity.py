@@ -51,12 +51,24 @@ def pick(rng: np.random.Generator, options: tuple, n: int) -> list:
     return [options[i] for i in rng.integers(0, len(options), n)]
 
 
+# Area codes in service in the world's cities and beyond: a number under one, with an exchange of 2-9xx, is in
+# an assigned range. People's phones must be valid numbers, as real ones are, because only valid numbers
+# identify (cdp.identity.normalize.phone_to_e164); junk ones are written in as junk (JUNK_PHONES).
+US_AREA_CODES = (212, 646, 718, 917, 347, 929, 415, 628, 650, 510, 312, 773, 872, 630, 512, 737, 213, 310,
+                 323, 202, 617, 206, 305, 404, 702, 303, 214, 713, 602, 615)  # fmt: skip
+
+
 def e164_phone(country: str, digits: str) -> str:
-    """A phone number in E.164 from a country and 10 national digits drawn by the caller."""
+    """A valid phone number in E.164 from a country and 10 national digits drawn by the caller: US numbers
+    under a real area code, GB mobiles in 071-073 and London numbers in 020 3/7/8 (assigned throughout),
+    German Berlin and 0151 mobile numbers."""
     if country == "US":
-        return f"+1{int(digits[:3]) % 800 + 200}{digits[3:10]}"
+        area = US_AREA_CODES[int(digits[:3]) % len(US_AREA_CODES)]
+        return f"+1{area}{2 + int(digits[3]) % 8}{digits[4:10]}"
     if country == "GB":
-        return f"+447{digits[1:10]}" if int(digits[0]) % 2 else f"+4420{digits[2:10]}"
+        if int(digits[0]) % 2:
+            return f"+447{1 + int(digits[1]) % 3}{digits[2:10]}"
+        return f"+4420{'378'[int(digits[2]) % 3]}{digits[3:10]}"
     return f"+4930{digits[3:10]}" if int(digits[0]) % 2 else f"+49151{digits[2:10]}"
 
 

@@ -1,12 +1,18 @@
-"""One row per (entity record, id_type, value), every value normalised: phones to E.164 here.
+"""One row per (entity record, id_type, value), every value normalised; here the decisions that need a
+maintained library rather than SQL (cdp.identity.normalize):
 
-A Python model because phone parsing is a job for `phonenumbers` (libphonenumber's rules per country), not
-SQL. Only distinct (written phone, country) pairs are parsed. A phone written without '+' is parsed with the
-record's country; without one, with each of the business's markets (config meta.phone_candidate_countries),
-accepted only when exactly one of them makes it a valid number.
+- phones to E.164 with `phonenumbers`, kept only when libphonenumber calls them valid (an assigned range),
+  not merely possible: shared junk such as +1 555 000 0000 has a possible length. A phone written without
+  '+' is parsed with the record's country; without one, with each of the business's markets (config
+  meta.phone_candidate_countries), accepted only when exactly one of them makes it a valid number.
+- whether an email is an address, by `email-validator` (syntax only, no DNS). Its value and match key are
+  the SQL macros' rules (trimmed, lowercased, no trailing dot; gmail's dots and tags dropped from the key),
+  made again here because SQL's trim leaves tabs, newlines and no-break spaces around a value.
+
+Only distinct (written phone, country) pairs and distinct written emails are parsed.
 """
 
-from cdp.identity.normalize import phones_to_e164
+from cdp.identity.normalize import emails_to_identifiers, phones_to_e164
 
 
 def model(dbt, session):
@@ -26,4 +32,18 @@ def model(dbt, session):
     frame.loc[phones, "id_value"] = e164
     frame.loc[phones, "match_key"] = e164
     frame.loc[phones, "is_valid"] = merged["e164"].notna().to_numpy()
+
+    emails = frame["id_type"] == "email"
+    if not emails.any():
+        return frame
+    written = frame.loc[emails, "written_value"].fillna("")
+    distinct = written.unique()
+    found = dict(zip(distinct, emails_to_identifiers(distinct), strict=True))
+    normalised = [found[w] for w in written]
+    # An invalid email keeps the SQL's value and key (what `cdp identity explain` finds it by); is_valid false
+    # keeps it out of every link.
+    values, keys = frame.loc[emails, "id_value"], frame.loc[emails, "match_key"]
+    frame.loc[emails, "id_value"] = [n[0] if n else v for n, v in zip(normalised, values, strict=True)]
+    frame.loc[emails, "match_key"] = [n[1] if n else k for n, k in zip(normalised, keys, strict=True)]
+    frame.loc[emails, "is_valid"] = [n is not None for n in normalised]
     return frame
