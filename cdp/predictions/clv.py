@@ -20,6 +20,8 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
+from cdp.predictions.history import bgnbd_shortfall, gamma_gamma_shortfall
+
 
 @dataclass(frozen=True)
 class BgNbdParams:
@@ -198,3 +200,83 @@ def customer_lifetime_value(
     )
     result["expected_value"] = result["expected_purchases"] * result["expected_spend_per_purchase"]
     return result, bgnbd, gamma_gamma
+
+
+@dataclass
+class LifetimeValues:
+    """One lifetime-value run as the warehouse keeps it: a row per customer with a purchase, the model
+    columns null where a model could not be fitted (`fallbacks` says why)."""
+
+    table: pd.DataFrame
+    bgnbd: BgNbdParams | None
+    gamma_gamma: GammaGammaParams | None
+    # "bgnbd" / "gamma_gamma" -> why that model's columns are null
+    fallbacks: dict[str, str]
+
+
+def _converged(fit, summary: pd.DataFrame, name: str, nulls: str):
+    """The fitted parameters and None, or None and why not: a likelihood that does not converge is an
+    outcome of the data (too little of it, or degenerate), not a failure of the run."""
+    try:
+        return fit(summary), None
+    except RuntimeError as failure:
+        return None, f"{nulls}: the {name} likelihood did not converge ({failure})"
+
+
+def _finite(*columns: np.ndarray) -> bool:
+    return all(np.isfinite(column).all() for column in columns)
+
+
+def lifetime_values(transactions: pd.DataFrame, world_clock: datetime | pd.Timestamp,
+                    horizon_weeks: int) -> LifetimeValues:
+    """Per customer with a purchase by `world_clock` (transactions: customer_id, ordered_at, amount): the RFM
+    summary in weeks, P(alive), expected purchases, spend and value over the next `horizon_weeks`.
+
+    On too little history (cdp/predictions/history.py) a model is not fitted and its columns stay null: no
+    BG/NBD -> P(alive), purchases and value null; no Gamma-Gamma -> spend and value null. The summary
+    columns are always filled, so the table exists, with its columns, from the first order on (and empty
+    before it)."""
+    summary = rfm_summary(transactions, world_clock, period_days=7)
+    unknown = np.full(len(summary), np.nan)
+    alive, purchases, spend = unknown, unknown, unknown
+    fallbacks: dict[str, str] = {}
+
+    bgnbd, reason = None, bgnbd_shortfall(summary)
+    if reason is None:
+        bgnbd, reason = _converged(fit_bgnbd, summary, "BG/NBD", "null values")
+    if reason is None and np.isclose(bgnbd.a, 1.0):
+        reason = "null values: BG/NBD fitted a = 1, where its expected purchases (equation 10) are undefined"
+    if reason is None:
+        alive, purchases = probability_alive(bgnbd, summary), expected_purchases(bgnbd, summary, horizon_weeks)
+        if not _finite(alive, purchases):
+            reason = f"null values: the fitted BG/NBD {bgnbd} gives non-finite expectations"
+            alive, purchases = unknown, unknown
+    if reason:
+        fallbacks["bgnbd"], bgnbd = reason, None
+
+    gamma_gamma, reason = None, gamma_gamma_shortfall(summary)
+    if reason is None:
+        gamma_gamma, reason = _converged(fit_gamma_gamma, summary, "Gamma-Gamma", "null spend and value")
+    if reason is None and gamma_gamma.q <= 1:
+        reason = f"null spend and value: Gamma-Gamma fitted q = {gamma_gamma.q:.3f}, its mean spend needs q > 1"
+    if reason is None:
+        spend = expected_spend_per_purchase(gamma_gamma, summary)
+        if not _finite(spend):
+            reason = f"null spend and value: the fitted Gamma-Gamma {gamma_gamma} gives non-finite spend"
+            spend = unknown
+    if reason:
+        fallbacks["gamma_gamma"], gamma_gamma = reason, None
+
+    table = pd.DataFrame({
+        "customer_id": summary.index.astype(str),
+        "repeat_purchases": summary["frequency"].to_numpy(),
+        "recency_weeks": summary["recency"].to_numpy(float),
+        "age_weeks": summary["T"].to_numpy(float),
+        "mean_repeat_spend": summary["monetary_value"].to_numpy(float),
+        "probability_alive": alive,
+        f"expected_purchases_{horizon_weeks}w": purchases,
+        "expected_spend_per_purchase": spend,
+        f"expected_value_{horizon_weeks}w": purchases * spend,
+    })
+    table["scored_at"] = pd.Timestamp(world_clock)
+    return LifetimeValues(table=table, bgnbd=bgnbd, gamma_gamma=gamma_gamma, fallbacks=fallbacks)

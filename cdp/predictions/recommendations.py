@@ -15,9 +15,13 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from cdp.predictions.history import holdout_shortfall, recommendation_fallback
+
 # How much one interaction says about wanting a product: a purchase more than an add to cart, more than a view.
 WEIGHTS = {"purchase": 5.0, "add_to_cart": 3.0, "view": 1.0}
 TOP_N = 10
+# the lists' columns and types, also when there is nothing to recommend (so the table keeps its shape)
+LIST_COLUMNS = {"customer_id": "str", "rank": "int64", "product_id": "str", "score": "float64", "reason": "str"}
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ def recommend(
     bought = interaction_matrix(interactions[interactions["interaction"] == "purchase"], index).tocsr()
     offerable = np.ones(len(products), bool)
     if respect_stock:
-        offerable = products.isin(catalog.loc[catalog["is_available"].astype(bool), "product_id"])
+        offerable = products.isin(catalog.loc[available(catalog), "product_id"])
     category_of = catalog.set_index("product_id")["category"]
     ranked_popular = [p for p in popularity(interactions).index if p in set(products[offerable])]
     interests = interest_categories(interactions, catalog)
@@ -100,7 +104,12 @@ def recommend(
                     picked.append((product, 0.0, reason))
                     taken.add(product)
         rows += [(customer, rank, product, value, reason) for rank, (product, value, reason) in enumerate(picked, 1)]
-    return pd.DataFrame(rows, columns=["customer_id", "rank", "product_id", "score", "reason"])
+    return pd.DataFrame(rows, columns=list(LIST_COLUMNS)).astype(LIST_COLUMNS)
+
+
+def available(catalog: pd.DataFrame) -> pd.Series:
+    """Products that can be offered now; one whose availability is unknown (null) is not offered."""
+    return catalog["is_available"].astype("boolean").fillna(False).astype(bool)
 
 
 def _top_scored(row: sparse.csr_matrix, products: pd.Index, offerable: np.ndarray, excluded: set, top_n: int):
@@ -114,6 +123,18 @@ def _top_scored(row: sparse.csr_matrix, products: pd.Index, offerable: np.ndarra
             if len(picked) == top_n:
                 break
     return picked
+
+
+def _bought(interactions: pd.DataFrame) -> pd.Series:
+    return interactions[interactions["interaction"] == "purchase"].groupby("customer_id")["product_id"].agg(set)
+
+
+def purchases_new_to_customers(interactions: pd.DataFrame, cutoff: datetime) -> dict[str, set]:
+    """Per customer who bought after `cutoff` a product they had not bought by then: those products."""
+    bought_before = _bought(interactions[interactions["occurred_at"] <= cutoff])
+    after = _bought(interactions[interactions["occurred_at"] > cutoff])
+    new = {customer: products - bought_before.get(customer, set()) for customer, products in after.items()}
+    return {customer: products for customer, products in new.items() if products}
 
 
 @dataclass(frozen=True)
@@ -131,13 +152,8 @@ def holdout_hit_rate(interactions: pd.DataFrame, catalog: pd.DataFrame, cutoff: 
     everyone the most popular products they had not bought. Stock is not applied to either: only today's is
     known, and it would exclude products sold out since the cut-off."""
     before = interactions[interactions["occurred_at"] <= cutoff]
-    after = interactions[(interactions["occurred_at"] > cutoff) & (interactions["interaction"] == "purchase")]
-    bought_before = before[before["interaction"] == "purchase"].groupby("customer_id")["product_id"].agg(set)
-    new_purchases = {
-        customer: products - bought_before.get(customer, set())
-        for customer, products in after.groupby("customer_id")["product_id"].agg(set).items()
-    }
-    new_purchases = {customer: products for customer, products in new_purchases.items() if products}
+    bought_before = _bought(before)
+    new_purchases = purchases_new_to_customers(interactions, cutoff)
     if not new_purchases:
         raise ValueError(f"nobody bought a new product after {cutoff}: nothing to evaluate")
     customers = sorted(new_purchases)
@@ -151,3 +167,26 @@ def holdout_hit_rate(interactions: pd.DataFrame, catalog: pd.DataFrame, cutoff: 
     )
     return HoldoutResult(cutoff=cutoff, customers=len(customers), hit_rate=hits / len(customers),
                          popularity_hit_rate=popular_hits / len(customers))
+
+
+@dataclass
+class RecommendationRun:
+    lists: pd.DataFrame
+    # what the lists fall back to on this data (popularity only, nothing at all), or None
+    fallback: str | None
+    holdout: HoldoutResult | None
+    # why the holdout was not measured, or None
+    holdout_skipped: str | None
+
+
+def run_recommendations(interactions: pd.DataFrame, catalog: pd.DataFrame, customers: list[str],
+                        world_clock: datetime, holdout_days: int, top_n: int = TOP_N) -> RecommendationRun:
+    """The lists for every customer, with the fallback they amount to on little data, and the holdout hit
+    rate when enough customers bought something new in the last `holdout_days`."""
+    lists = recommend(interactions, catalog, customers, top_n)
+    fallback = recommendation_fallback(interactions, catalog, offerable=int(available(catalog).sum()))
+    cutoff = pd.Timestamp(world_clock) - pd.Timedelta(days=holdout_days)
+    skipped = holdout_shortfall(int((interactions["occurred_at"] <= cutoff).sum()),
+                                len(purchases_new_to_customers(interactions, cutoff)), cutoff)
+    holdout = None if skipped else holdout_hit_rate(interactions, catalog, cutoff, top_n)
+    return RecommendationRun(lists=lists, fallback=fallback, holdout=holdout, holdout_skipped=skipped)

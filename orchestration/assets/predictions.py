@@ -5,13 +5,17 @@ propensity_models reads predictions.prediction_features (dbt, features per custo
 netted orders; writes predictions.customer_predictions (replaced each run) and predictions.model_cards
 (appended: one row per model and run, so the next run can measure drift against the last one).
 
+On a young or small business a stage skips or falls back instead of failing (cdp/predictions/history.py
+decides and words the reason): a skipped propensity model leaves its columns null and its card says why;
+lifetime value leaves the columns of a model it could not fit null; the recommender falls back to
+popularity. Every table is still written with its columns, so customer_profiles and the syncs build.
+
 No `from __future__ import annotations` here: Dagster checks the `context` annotation at definition time
 and refuses a string.
 """
 
 import json
 from dataclasses import asdict
-from datetime import timedelta
 
 import duckdb
 import pandas as pd
@@ -28,9 +32,9 @@ from dagster_dbt import get_asset_key_for_model
 
 from cdp.clock import as_of
 from cdp.paths import warehouse_path
-from cdp.predictions.clv import customer_lifetime_value
-from cdp.predictions.recommendations import holdout_hit_rate, recommend
-from cdp.predictions.scoring import ModelCard, run_predictions
+from cdp.predictions.clv import lifetime_values
+from cdp.predictions.recommendations import run_recommendations
+from cdp.predictions.scoring import TRAINED, ModelCard, cards_frame, run_predictions
 from cdp.predictions.warehouse_io import SCHEMA, read_features, read_orders, replace_table
 from orchestration.assets.dbt_models import cdp_dbt_models
 from orchestration.instance import WAREHOUSE_POOL
@@ -43,20 +47,23 @@ UPSTREAM_MODELS = ("prediction_features", "int_orders_netted", "customer_source_
 
 
 def _previous_distributions(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
-    """The score distribution of each model's latest earlier run, if any."""
+    """The score distribution of each model's latest earlier run that scored anyone, if any: a run that
+    skipped the model has nothing to compare with, and the one before it still does."""
     exists = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = 'model_cards'",
         [SCHEMA]).fetchone()[0]
     if not exists:
         return {}
     rows = con.execute(f"""
-        select model, arg_max(score_distribution, recorded_at) from {SCHEMA}.model_cards group by model
+        select model, arg_max(score_distribution, recorded_at) from {SCHEMA}.model_cards
+        where coalesce(cast(json_extract(score_distribution, '$.rows') as integer), 0) > 0
+        group by model
     """).fetchall()
     return {model: json.loads(distribution) for model, distribution in rows}
 
 
 def _append_cards(con: duckdb.DuckDBPyConnection, cards: list[ModelCard], run_id: str) -> None:
-    frame = pd.DataFrame([card.as_row() for card in cards])
+    frame = cards_frame(cards)
     frame["run_id"] = run_id
     frame["recorded_at"] = pd.Timestamp.now(tz="UTC")  # wall clock, only to order runs
     con.register("incoming_cards", frame)
@@ -71,12 +78,26 @@ def _append_cards(con: duckdb.DuckDBPyConnection, cards: list[ModelCard], run_id
 
 
 def _markdown_table(rows: list[dict]) -> str:
+    if not rows:
+        return "(none)"
     return markdown_table(list(rows[0]), [tuple(f"{v:.4f}" if isinstance(v, float) else v for v in row.values())
                                           for row in rows])
 
 
 def _card_metadata(card: ModelCard) -> dict:
+    if card.status != TRAINED:
+        # what there was to train on, and why it was not enough; no metrics, as there is no model
+        return {
+            "status": card.status,
+            "reason": card.reason or "",
+            "label": card.label,
+            "training_rows": card.training_rows,
+            "evaluation_rows": card.evaluation_rows,
+            "uninformative_features": MetadataValue.json(card.uninformative_features),
+            "scored_customers": card.scored_customers,
+        }
     return {
+        "status": card.status,
         "model_version": card.model_version,
         "label": card.label,
         "training_window": card.training_window,
@@ -90,6 +111,7 @@ def _card_metadata(card: ModelCard) -> dict:
         "drift_psi_since_last_run": card.drift_psi if card.drift_psi is not None else "first run",
         "scored_customers": card.scored_customers,
         "features": MetadataValue.json(card.features),
+        "uninformative_features": MetadataValue.json(card.uninformative_features),
         "lift_by_decile": MetadataValue.md(_markdown_table(card.lift_by_decile)),
         "calibration": MetadataValue.md(_markdown_table(card.calibration)),
     }
@@ -122,10 +144,12 @@ def propensity_models(context: AssetExecutionContext):
         "rows": len(result.predictions),
         "model_version": result.predictions["model_version"].iloc[0] if len(result.predictions) else "",
         "scored_at": as_of().isoformat(),
+        "models_trained": MetadataValue.json([card.model for card in result.cards if card.status == TRAINED]),
         "models_skipped": MetadataValue.json(result.skipped),
     })
     for name in result.skipped:
         context.log.warning(f"{name} model not trained: {result.skipped[name]}")
+    # every model has a card, trained or skipped: each card asset materializes with its status and reason
     for card in result.cards:
         yield MaterializeResult(asset_key=MODEL_CARDS[card.model], metadata=_card_metadata(card))
 
@@ -154,27 +178,21 @@ def customer_lifetime_values() -> MaterializeResult:
             where customer_id is not null and not is_cancelled and ordered_at <= ?
             order by customer_id, ordered_at
         """, [world_clock]).df()
-        try:
-            values, bgnbd, gamma_gamma = customer_lifetime_value(
-                transactions, world_clock, CLV_HORIZON_WEEKS, period_days=7)
-        except (ValueError, RuntimeError) as reason:  # no buyers, no repeat buyers, no convergence
-            return MaterializeResult(metadata={"skipped": str(reason)})
-        table = values.reset_index().rename(columns={
-            "frequency": "repeat_purchases", "recency": "recency_weeks", "T": "age_weeks",
-            "monetary_value": "mean_repeat_spend",
-            "expected_purchases": f"expected_purchases_{CLV_HORIZON_WEEKS}w",
-            "expected_value": f"expected_value_{CLV_HORIZON_WEEKS}w",
-        }).assign(scored_at=world_clock)
-        replace_table(con, "customer_lifetime_values", table)
+        values = lifetime_values(transactions, world_clock, CLV_HORIZON_WEEKS)
+        replace_table(con, "customer_lifetime_values", values.table)
     finally:
         con.close()
-    return MaterializeResult(metadata={
-        "rows": len(table),
+    value_column = values.table[f"expected_value_{CLV_HORIZON_WEEKS}w"]
+    metadata = {
+        "rows": len(values.table),
         "horizon_weeks": CLV_HORIZON_WEEKS,
-        "bgnbd": MetadataValue.json(asdict(bgnbd)),
-        "gamma_gamma": MetadataValue.json(asdict(gamma_gamma)),
-        "expected_value_total": float(table[f"expected_value_{CLV_HORIZON_WEEKS}w"].sum()),
-    })
+        "bgnbd": MetadataValue.json(asdict(values.bgnbd)) if values.bgnbd else "not fitted",
+        "gamma_gamma": MetadataValue.json(asdict(values.gamma_gamma)) if values.gamma_gamma else "not fitted",
+        "fallbacks": MetadataValue.json(values.fallbacks),
+    }
+    if value_column.notna().any():
+        metadata["expected_value_total"] = float(value_column.sum())
+    return MaterializeResult(metadata=metadata)
 
 
 @asset(
@@ -196,21 +214,25 @@ def product_recommendations() -> MaterializeResult:
         """, [world_clock]).df()
         catalog = con.execute(f"select * from {SCHEMA}.prediction_product_catalog order by product_id").df()
         customers = con.execute("select customer_id from marts.customer_profiles order by customer_id").df()
-        lists = recommend(interactions, catalog, customers["customer_id"].tolist()).assign(scored_at=world_clock)
+        run = run_recommendations(interactions, catalog, customers["customer_id"].tolist(), world_clock,
+                                  RECOMMENDATION_HOLDOUT_DAYS)
+        lists = run.lists.assign(scored_at=world_clock)
         replace_table(con, "product_recommendations", lists)
     finally:
         con.close()
-    metadata = {"rows": len(lists), "reasons": MetadataValue.json(lists["reason"].value_counts().to_dict())}
-    try:
-        holdout = holdout_hit_rate(interactions, catalog, world_clock - timedelta(days=RECOMMENDATION_HOLDOUT_DAYS))
-    except ValueError as reason:  # nobody bought anything new in the holdout window
-        return MaterializeResult(metadata={**metadata, "holdout_skipped": str(reason)})
+    metadata = {
+        "rows": len(lists),
+        "reasons": MetadataValue.json(lists["reason"].value_counts().to_dict()),
+        "fallback": run.fallback or "none: co-occurrence, filled up with popular products",
+    }
+    if run.holdout is None:
+        return MaterializeResult(metadata={**metadata, "holdout_skipped": run.holdout_skipped})
     return MaterializeResult(metadata={
         **metadata,
-        "holdout_cutoff": str(holdout.cutoff),
-        "holdout_customers": holdout.customers,
-        "hit_rate_at_10": holdout.hit_rate,
-        "popularity_hit_rate_at_10": holdout.popularity_hit_rate,
+        "holdout_cutoff": str(run.holdout.cutoff),
+        "holdout_customers": run.holdout.customers,
+        "hit_rate_at_10": run.holdout.hit_rate,
+        "popularity_hit_rate_at_10": run.holdout.popularity_hit_rate,
     })
 
 

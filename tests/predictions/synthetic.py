@@ -54,3 +54,18 @@ def synthetic_features(orders: pd.DataFrame, cutoffs: int = 15) -> pd.DataFrame:
             features[column] = 0.0
     features["unsubscribed_from_email"] = False
     return features.sort_values(["cutoff_at", "customer_id"]).reset_index(drop=True)
+
+
+def missing_as_in_the_warehouse(features: pd.DataFrame) -> pd.DataFrame:
+    """The gaps the dbt model leaves in a shop without repeat buyers, analytics or an email tool: no mean time
+    between orders below two orders, no last event, no email engagement (null, not zero)."""
+    features = features.copy()
+    features.loc[features["orders_count"] < 2, "mean_days_between_orders"] = np.nan
+    features["days_since_last_event"] = np.nan
+    features["days_since_last_email_engagement"] = np.nan
+    return features
+
+
+def orders_since(orders: pd.DataFrame, days: int) -> pd.DataFrame:
+    """The orders of the last `days` days only: a shop that opened (or started loading) then."""
+    return orders[orders["ordered_at"] > pd.Timestamp(WORLD_CLOCK - timedelta(days=days))].reset_index(drop=True)

@@ -42,9 +42,11 @@ def test_training_windows_close_before_the_evaluation_cutoff_and_its_window_clos
         assert split.training, target.name
 
 
-def test_a_history_too_short_for_the_window_is_refused():
-    with pytest.raises(ValueError, match="closed 180-day window"):
-        backtest_split([WORLD_CLOCK - timedelta(days=30)], WORLD_CLOCK, CHURN)
+def test_a_history_too_short_for_two_windows_has_no_backtest_split():
+    # 30 days close one purchase window (the evaluation) but leave none to train on before it
+    assert backtest_split([WORLD_CLOCK - timedelta(days=30)], WORLD_CLOCK, CHURN) is None
+    assert backtest_split([WORLD_CLOCK - timedelta(days=30 * i) for i in range(2)], WORLD_CLOCK, PURCHASE) is None
+    assert backtest_split([WORLD_CLOCK - timedelta(days=30 * i) for i in range(3)], WORLD_CLOCK, PURCHASE)
 
 
 def test_deciles_split_customers_into_ten_equal_groups_best_first():
