@@ -41,20 +41,32 @@ def sandbox_generate(
     size: str = typer.Option("small", help="tiny, small (demo), medium (100k people) or large (1M people)."),
     seed: int = typer.Option(7, help="The development seed is 7; any other gives a fresh world."),
     force: bool = typer.Option(False, help="Replace an existing world (its warehouse is NOT wiped: see `cdp reset`)."),
+    shape: str = typer.Option("full", help="The account the world is rendered as: full, new_business, sparse or "
+                              "customised (sandbox/world/shapes.py)."),
 ) -> None:
     """Generate a world into $CDP_HOME/sandbox (skipped when one exists, unless --force)."""
+    from sandbox.world.config import people_for
     from sandbox.world.generate import generate_world
+    from sandbox.world.shapes import check_shape
 
+    # Refused before anything is deleted: a wrong argument must not cost the world that exists.
+    try:
+        people_for(size)
+        check_shape(shape)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
     if (paths.world_dir() / "world.json").exists() and not force:
         world = _world()
-        typer.echo(f"World exists ({world['size']}, seed {world['seed']}, as of {world['as_of']}); kept.")
+        typer.echo(f"World exists ({world['size']}, {world.get('shape', 'full')} account, seed {world['seed']}, "
+                   f"as of {world['as_of']}); kept.")
         return
     if paths.world_dir().exists():
         shutil.rmtree(paths.sandbox_dir())
     started = time.monotonic()
     # The world sets the world clock ($CDP_HOME/clock.json) itself, here and in `advance`.
-    world = generate_world(paths.world_dir(), size=size, seed=seed)
-    typer.echo(f"Generated the {size} world (seed {seed}) in {time.monotonic() - started:.1f} s, as of {world['as_of']}.")
+    world = generate_world(paths.world_dir(), size=size, seed=seed, shape=shape)
+    typer.echo(f"Generated the {size} world ({shape} account, seed {seed}) in {time.monotonic() - started:.1f} s, "
+               f"as of {world['as_of']}.")
 
 
 @sandbox_app.command("advance")
@@ -138,13 +150,14 @@ def _materialize(select: list[str] | None, tags: dict[str, str] | None = None) -
 def demo(
     size: str = typer.Option("small", help="World size when none exists yet."),
     seed: int = typer.Option(7, help="World seed when none exists yet."),
+    shape: str = typer.Option("full", help="World account shape when none exists yet (see `sandbox generate`)."),
 ) -> None:
     """The whole path: world, sandbox, ingestion, models; then a summary of what happened."""
     from cdp.report import print_demo_summary
     from sandbox.server import sandbox_process
 
     started = time.monotonic()
-    sandbox_generate(size=size, seed=seed, force=False)
+    sandbox_generate(size=size, seed=seed, force=False, shape=shape)
     with sandbox_process(paths.world_dir()) as base_url:
         _use_sandbox(base_url)
         _materialize(None)

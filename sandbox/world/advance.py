@@ -36,6 +36,7 @@ from sandbox.world.generate import (
 )
 from sandbox.world.people import DAY, draw_chunk, pair_family_and_devices
 from sandbox.world.render import render_person
+from sandbox.world.shapes import DEFAULT_SHAPE, reshape
 from sandbox.world.simulate import Context, refund_body, simulate_person
 from sandbox.world.store import RECORD_SCHEMA, records_table, write_resource, write_world_json
 from sandbox.world.truth import build_truth
@@ -85,7 +86,7 @@ def advance_one_day(world_dir: Path, state: dict, people: list[dict], t0: int,
     newcomers = draw_chunk(rng, rates, np.arange(first, first + n_new), np.sort(rng.uniform(t0, t1, n_new)))
     pair_family_and_devices(rng, rates, newcomers)
     people.extend(newcomers)
-    out = Emitter()
+    out = Emitter(state.get("shape", DEFAULT_SHAPE))
     for p in people:
         simulate_person(p, t0, t1, rng, ctx, out)
     forced = force_updates(people, rng, t0)
@@ -101,9 +102,10 @@ def advance_one_day(world_dir: Path, state: dict, people: list[dict], t0: int,
         merge_resource(world_dir, vendor, resource, new)
     replace_truth_rows(sandbox, out, newcomers)
     scale = state["n_people"] / 3000.0
-    rows = catalog.insight_rows(state["seed"], state, t0 // int(DAY), t1 // int(DAY), scale)
-    merge_resource(world_dir, "meta", "insights", records_table(
-        (rid, datetime.fromtimestamp(c, UTC), datetime.fromtimestamp(u, UTC), body) for rid, c, u, body in rows))
+    for rid, created, updated, body in catalog.insight_rows(state["seed"], state, t0 // int(DAY), t1 // int(DAY),
+                                                            scale):
+        out.record("meta", "insights", rid, created, updated, body)
+    merge_resource(world_dir, "meta", "insights", out.record_table(("meta", "insights")))
     events = out.event_table()
     state["events"]["total"] += events.num_rows
     state["events"]["late"] += int(pc.sum(events["late"]).as_py() or 0)
@@ -166,14 +168,16 @@ def update_orders(world_dir: Path, rng: np.random.Generator, t0: int, ctx: Conte
     for i in chosen:
         body = json.loads(bodies[i])
         t = t0 + int(rng.uniform(8, 18) * 3600)
-        if body["fulfillment_status"] is None:
+        if body.get("fulfillment_status") is None:
             body["fulfillment_status"] = "fulfilled"
-        elif not body["refunds"] and not body["cancelled_at"]:
+        elif not body.get("refunds") and not body.get("cancelled_at"):
             body["refunds"].append(refund_body(body["line_items"][0], t, ctx))
             body["financial_status"] = "refunded" if len(body["line_items"]) == 1 else "partially_refunded"
         else:
             body["tags"] = "reviewed"
         body["updated_at"] = shopify_time(t)
+        # The account's shape holds for updates too (a young shop's refund is not kept, as at generation).
+        body = reshape(out.shape, "shopify", "orders", ids[i], body)
         changed.append((ids[i], datetime.fromtimestamp(created[i] / 1e6, UTC), datetime.fromtimestamp(t, UTC), body))
     merge_resource(world_dir, "shopify", "orders", records_table(changed))
     return k

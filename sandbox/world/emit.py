@@ -13,6 +13,7 @@ import orjson
 import pyarrow as pa
 
 from sandbox.world.identity import normalize
+from sandbox.world.shapes import DEFAULT_SHAPE, reshape
 
 IDENT_SCHEMA = pa.schema([
     ("source", pa.string()), ("record_type", pa.string()), ("record_id", pa.string()),
@@ -72,7 +73,9 @@ def json_text(value: dict) -> str:
 
 
 class Emitter:
-    def __init__(self) -> None:
+    def __init__(self, shape: str = DEFAULT_SHAPE) -> None:
+        # The account shape (sandbox/world/shapes.py) every record is filed in.
+        self.shape = shape
         self.records: dict[tuple[str, str], list[tuple[str, int, int, str]]] = {}
         self.ground_truth: list[tuple] = []
         self.identifiers: list[tuple] = []
@@ -85,15 +88,19 @@ class Emitter:
     def record(self, vendor: str, resource: str, record_id: str, created: int, updated: int, body: dict,
                person_id: str | None = None, identifiers: list[tuple[str, str | None]] = (),
                country: str | None = None) -> None:
-        """File one record; entity records also get their truth rows (identifiers: (id_type, value) pairs)."""
-        self.records.setdefault((vendor, resource), []).append(
-            (str(record_id), int(created), int(updated), json_text(body)))
+        """File one record, in the world's account shape; entity records also get their truth rows
+        (identifiers: (id_type, value) pairs), for the identifiers the shaped record still carries."""
+        body = reshape(self.shape, vendor, resource, str(record_id), body)
+        if body is None:
+            return
+        text = json_text(body)
+        self.records.setdefault((vendor, resource), []).append((str(record_id), int(created), int(updated), text))
         entity = ENTITY_TYPES.get((vendor, resource))
         if entity is None or person_id is None:
             return
         self.ground_truth.append((*entity, str(record_id), person_id, False))
         for id_type, value in identifiers:
-            if value:
+            if value and (self.shape == DEFAULT_SHAPE or json_text(str(value)) in text):
                 self.identifiers.append((*entity, str(record_id), person_id, id_type, value,
                                          normalize(id_type, value, country), None))
 

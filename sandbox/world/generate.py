@@ -36,14 +36,18 @@ from sandbox.world.config import CHUNK_PEOPLE, DEFAULT_AS_OF, DEFAULT_RATES, HIS
 from sandbox.world.emit import EVENT_SCHEMA, Emitter
 from sandbox.world.people import DAY, draw_chunk, pair_family_and_devices
 from sandbox.world.render import render_person
+from sandbox.world.shapes import DEFAULT_SHAPE, check_shape, history_days
 from sandbox.world.simulate import Context, simulate_person
-from sandbox.world.store import records_table, write_resource, write_world_json
+from sandbox.world.store import write_resource, write_world_json
 from sandbox.world.truth import build_truth
 
 # Entity and event resources written chunk by chunk; the rest are small fixtures written whole.
 PEOPLE_RESOURCES = [("hubspot", "contacts"), ("hubspot", "companies"), ("hubspot", "deals"), ("hubspot", "calls"),
                     ("hubspot", "meetings"), ("hubspot", "tasks"), ("shopify", "customers"), ("shopify", "orders"),
                     ("shopify", "checkouts"), ("klaviyo", "profiles"), ("klaviyo", "events"), ("meta", "leads")]
+# Written whole from the catalogue; every one is written, empty when the account shape has none.
+FIXTURE_RESOURCES = [("shopify", "products"), ("hubspot", "owners"), ("hubspot", "pipelines"), ("klaviyo", "metrics"),
+                     ("klaviyo", "lists"), ("klaviyo", "campaigns"), ("meta", "campaigns"), ("meta", "leadgen_forms")]
 PEOPLE_SCHEMA = pa.schema([("person_id", pa.string()), ("state", pa.string())])
 DEVICE_SCHEMA = pa.schema([("device_id", pa.string()), ("owner", pa.string()), ("shared", pa.bool_())])
 # Ids of each kind a chunk may hand out. A chunk of 5,000 people uses about 200,000 of the most frequent
@@ -145,6 +149,7 @@ class ChunkPlan:
     started_s: int
     as_of_s: int
     fixtures: dict  # products, email_campaigns, ad_campaigns, owners, forms
+    shape: str = DEFAULT_SHAPE
 
 
 @dataclass
@@ -174,7 +179,7 @@ def simulate_chunk(plan: ChunkPlan) -> ChunkOutput:
     pair_family_and_devices(rng, rates, people)
     ctx = Context(rates, fx["products"], fx["email_campaigns"], fx["ad_campaigns"], fx["owners"], fx["forms"],
                   catalog.METRICS, {}, plan.as_of_s, id_base=plan.index * ID_SPAN, id_span=ID_SPAN)
-    out = Emitter()
+    out = Emitter(plan.shape)
     for p in people:
         simulate_person(p, plan.started_s, plan.as_of_s, rng, ctx, out)
         render_person(p, out)
@@ -225,14 +230,14 @@ def chunk_outputs(plans: list[ChunkPlan], workers: int) -> Iterator[ChunkOutput]
 def finish(world_dir: Path, sandbox: Path, seed: int, state: dict, as_of_s: int, started_s: int,
            pending: pa.Table, progress: Callable[[str], None]) -> None:
     """Fixtures, insights, pending events, truth files: what is written whole."""
-    out = Emitter()
+    out = Emitter(state["shape"])
     catalog.emit_fixtures(out, seed, started_s, as_of_s, state, state["credentials"]["meta"]["page_id"])
-    for key in sorted(out.records):
-        write_resource(world_dir, key[0], key[1], out.record_table(key))
     scale = state["n_people"] / 3000.0
-    insights = catalog.insight_rows(seed, state, started_s // int(DAY), as_of_s // int(DAY), scale)
-    write_resource(world_dir, "meta", "insights", records_table(
-        (rid, datetime.fromtimestamp(c, UTC), datetime.fromtimestamp(u, UTC), body) for rid, c, u, body in insights))
+    for rid, created, updated, body in catalog.insight_rows(seed, state, started_s // int(DAY),
+                                                            as_of_s // int(DAY), scale):
+        out.record("meta", "insights", rid, created, updated, body)
+    for key in [*FIXTURE_RESOURCES, ("meta", "insights")]:
+        write_resource(world_dir, key[0], key[1], out.record_table(key))
     pq.write_table(pending.sort_by([("arrives_at", "ascending"), ("line", "ascending")]).select(
         ["arrives_at", "day", "line", "time", "late"]), world_dir / "mixpanel" / "pending.parquet.tmp")
     (world_dir / "mixpanel" / "pending.parquet.tmp").replace(world_dir / "mixpanel" / "pending.parquet")
@@ -241,18 +246,20 @@ def finish(world_dir: Path, sandbox: Path, seed: int, state: dict, as_of_s: int,
 
 
 def generate_world(world_dir: Path, size: str = "small", seed: int = 7, as_of: datetime | None = None,
-                   progress: Callable[[str], None] = print) -> dict:
-    return build_world(world_dir, size, seed, as_of, progress, workers=default_workers())
+                   progress: Callable[[str], None] = print, shape: str = DEFAULT_SHAPE) -> dict:
+    return build_world(world_dir, size, seed, as_of, progress, workers=default_workers(), shape=shape)
 
 
 def build_world(world_dir: Path, size: str, seed: int, as_of: datetime | None = None,
-                progress: Callable[[str], None] = print, workers: int = 1) -> dict:
+                progress: Callable[[str], None] = print, workers: int = 1, shape: str = DEFAULT_SHAPE) -> dict:
     """`generate_world` with the number of worker processes chosen (the world is the same for any)."""
     world_dir = Path(world_dir)
     sandbox = world_dir.parent
+    # Bad arguments are refused before anything on disk is touched.
     n_people = people_for(size)
+    check_shape(shape)
     as_of = (as_of or DEFAULT_AS_OF).astimezone(UTC)
-    started = as_of - timedelta(days=HISTORY_DAYS)
+    started = as_of - timedelta(days=history_days(shape, HISTORY_DAYS))
     as_of_s, started_s = int(as_of.timestamp()), int(started.timestamp())
     if world_dir.exists():
         shutil.rmtree(world_dir)
@@ -268,12 +275,13 @@ def build_world(world_dir: Path, size: str, seed: int, as_of: datetime | None = 
         "email_campaigns": catalog.email_campaigns(started_s, horizon),
         "ad_campaigns": catalog.ad_campaigns(started_s, horizon), "meta_counts": {},
         "credentials": catalog.credentials(seed), "events": {"total": 0, "late": 0}, "days_advanced": 0,
+        "shape": shape,
     }
     fixtures = {key: state[key] for key in ("products", "email_campaigns", "ad_campaigns", "owners", "forms")}
     acquisition_rng = np.random.default_rng([seed, 1])
     acquired_all = np.sort(acquisition_rng.uniform(started_s, as_of_s, n_people))
     plans = [ChunkPlan(seed, index, chunk_start + 1, acquired_all[chunk_start:chunk_start + CHUNK_PEOPLE],
-                       started_s, as_of_s, fixtures)
+                       started_s, as_of_s, fixtures, shape)
              for index, chunk_start in enumerate(range(0, n_people, CHUNK_PEOPLE))]
     appender = Appender()
     pending_parts = []
@@ -297,7 +305,7 @@ def build_world(world_dir: Path, size: str, seed: int, as_of: datetime | None = 
     pending = pa.concat_tables(pending_parts) if pending_parts else EVENT_SCHEMA.empty_table()
     finish(world_dir, sandbox, seed, state, as_of_s, started_s, pending, progress)
     write_state(sandbox, state)
-    world = {"seed": seed, "size": size, "as_of": as_of.isoformat(), "started_at": started.isoformat(),
+    world = {"seed": seed, "size": size, "shape": shape, "as_of": as_of.isoformat(), "started_at": started.isoformat(),
              "generated_at": as_of.isoformat(), "rates": rates.as_dict(), "credentials": state["credentials"]}
     write_world_json(world_dir, world)
     set_clock_if_default(world_dir, as_of)
