@@ -142,7 +142,11 @@ def _materialize(select: list[str] | None, tags: dict[str, str] | None = None) -
 
     result = run(select, tags)
     if not result.success:
-        typer.echo("The run failed; see the errors above (and the run in `make ui`).", err=True)
+        from orchestration.run import failure_summary
+
+        for line in failure_summary(result):
+            typer.echo(line, err=True)
+        typer.echo("The whole run is in the Dagster UI (`make ui`), under Runs.", err=True)
         raise typer.Exit(1)
 
 

@@ -58,3 +58,23 @@ def materialize(selection: list[str] | None = None, tags: dict[str, str] | None 
             asset_selection=asset_selection,
             raise_on_error=False,
         )
+
+
+def failure_summary(result) -> list[str]:
+    """What a failed run tells a user: each failed step with the innermost error message (our own errors
+    name the source, resource, table or setting), and how many steps did not run because of them."""
+    lines = []
+    for event in result.all_events:
+        if not event.is_step_failure:
+            continue
+        error = event.step_failure_data.error
+        messages = []
+        while error is not None:
+            messages.append(error.message.strip())
+            error = error.cause
+        # The innermost cause says what is wrong; dagster's and dlt's wrappers around it only say where.
+        detail = next((m for m in reversed(messages) if m), "no message")
+        lines.append(f"- {event.step_key}: {detail}")
+    skipped = sum(1 for event in result.all_events if event.event_type_value == "STEP_SKIPPED")
+    head = f"The run failed at {len(lines)} step(s)" + (f"; {skipped} step(s) after them did not run" if skipped else "")
+    return [head + ":", *lines] if lines else [head + "."]
