@@ -43,9 +43,12 @@ def sandbox_generate(
     force: bool = typer.Option(False, help="Replace an existing world (its warehouse is NOT wiped: see `cdp reset`)."),
     shape: str = typer.Option("full", help="The account the world is rendered as: full, new_business, sparse or "
                               "customised (sandbox/world/shapes.py)."),
+    conventions: str = typer.Option("dev", help="How people write themselves down and share: dev (the "
+                                    "development world) or alt (other name, email, country and household "
+                                    "conventions; sandbox/world/config.py)."),
 ) -> None:
     """Generate a world into $CDP_HOME/sandbox (skipped when one exists, unless --force)."""
-    from sandbox.world.config import people_for
+    from sandbox.world.config import conventions_for, people_for
     from sandbox.world.generate import generate_world
     from sandbox.world.shapes import check_shape
 
@@ -53,6 +56,7 @@ def sandbox_generate(
     try:
         people_for(size)
         check_shape(shape)
+        conventions_for(conventions)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     if (paths.world_dir() / "world.json").exists() and not force:
@@ -64,8 +68,8 @@ def sandbox_generate(
         shutil.rmtree(paths.sandbox_dir())
     started = time.monotonic()
     # The world sets the world clock ($CDP_HOME/clock.json) itself, here and in `advance`.
-    world = generate_world(paths.world_dir(), size=size, seed=seed, shape=shape)
-    typer.echo(f"Generated the {size} world ({shape} account, seed {seed}) in {time.monotonic() - started:.1f} s, "
+    world = generate_world(paths.world_dir(), size=size, seed=seed, shape=shape, conventions=conventions)
+    typer.echo(f"Generated the {size} world ({shape} account, {conventions} conventions, seed {seed}) in {time.monotonic() - started:.1f} s, "
                f"as of {world['as_of']}.")
 
 

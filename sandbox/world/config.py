@@ -7,7 +7,7 @@ prints every one of them beside the rate actually measured in a generated world.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 DEFAULT_AS_OF = datetime(2026, 10, 1, tzinfo=UTC)
@@ -87,6 +87,67 @@ class Rates:
 
 
 DEFAULT_RATES = Rates()
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """How a world's people write themselves down and share: the knobs a second world varies so identity
+    resolution is measured on conventions it was not developed on (`generate_world(..., conventions=...)`).
+
+    Every knob's value in "dev" reproduces the world the generator made before conventions existed, draw for
+    draw: a knob with a single option or a zero share draws nothing, so the dev world stays byte-identical.
+    """
+
+    name: str
+    # the people's countries, weights in the order of COUNTRIES
+    country_weights: tuple[float, ...] = (0.55, 0.25, 0.20)
+    # a person's own address: (template, weight) pairs over {first} {last} {f} (first initial) and {serial};
+    # the serial keeps every address one person's, as a mailbox is
+    email_styles: tuple[tuple[str, float], ...] = (("{first}.{last}{serial}", 1.0),)
+    # the second address of people with two
+    second_email_style: str = "{f}{last}{serial}"
+    # personal mail providers per country (identity.PERSONAL_DOMAINS in dev); all of one length per world
+    personal_domains: str = "dev"
+    # share of people who go by a nickname of their first name (Bob for Robert): on every record and in
+    # their addresses; only names identity.NICKNAMES knows have one
+    nickname_share: float = 0.0
+    # share of web devices whose owner signs in on them once they have an account (app devices always do)
+    web_login_share: float = 0.5
+    # share of a household partner's shared devices that the other partner uses (else a random person)
+    device_shared_with_partner: float = 0.0
+    # the dirt and behaviour rates of this world
+    rates: Rates = field(default_factory=Rates)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# "alt": shares within the product brief's spirit, conventions the dev world never shows. Households share
+# twice as much (3% -> 8% of people in a family-email pair, 2% -> 4% of devices, mostly the partner's), fewer
+# web visitors sign in (about 85% of web devices never log in), more local phone forms, more people with two
+# addresses, more junk; more GB and DE people; addresses styled jsmith123@, smith.john123@, john_smith123@
+# and by nickname; twice the mail providers, country domains among them (yahoo.co.uk, googlemail.com, gmx.net).
+ALT_CONVENTIONS = Conventions(
+    name="alt",
+    country_weights=(0.30, 0.35, 0.35),
+    email_styles=(("{first}.{last}{serial}", 0.25), ("{f}{last}{serial}", 0.25), ("{last}.{first}{serial}", 0.2),
+                  ("{first}_{last}{serial}", 0.15), ("{last}{f}{serial}", 0.15)),
+    second_email_style="{first}{serial}.{last}",
+    personal_domains="alt",
+    nickname_share=0.35,
+    web_login_share=0.25,
+    device_shared_with_partner=0.7,
+    rates=replace(Rates(), people_with_two_emails=0.35, phone_local_form=0.25, family_email_people=0.08,
+                  shared_devices=0.04, junk_records=0.02, web_devices_never_log_in=0.85),
+)
+CONVENTIONS: dict[str, Conventions] = {"dev": Conventions(name="dev"), "alt": ALT_CONVENTIONS}
+DEFAULT_CONVENTIONS = "dev"
+
+
+def conventions_for(name: str) -> Conventions:
+    if name not in CONVENTIONS:
+        raise ValueError(f"unknown world conventions {name!r}; choose one of {', '.join(CONVENTIONS)}")
+    return CONVENTIONS[name]
 
 
 def people_for(size: str) -> int:

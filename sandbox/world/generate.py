@@ -32,7 +32,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sandbox.world import catalog
-from sandbox.world.config import CHUNK_PEOPLE, DEFAULT_AS_OF, DEFAULT_RATES, HISTORY_DAYS, people_for
+from sandbox.world.config import (
+    CHUNK_PEOPLE,
+    CONVENTIONS,
+    DEFAULT_AS_OF,
+    DEFAULT_CONVENTIONS,
+    HISTORY_DAYS,
+    conventions_for,
+    people_for,
+)
 from sandbox.world.emit import EVENT_SCHEMA, Emitter
 from sandbox.world.people import DAY, draw_chunk, pair_family_and_devices
 from sandbox.world.render import render_person
@@ -150,6 +158,7 @@ class ChunkPlan:
     as_of_s: int
     fixtures: dict  # products, email_campaigns, ad_campaigns, owners, forms
     shape: str = DEFAULT_SHAPE
+    conventions: str = DEFAULT_CONVENTIONS
 
 
 @dataclass
@@ -171,12 +180,13 @@ class ChunkOutput:
 def simulate_chunk(plan: ChunkPlan) -> ChunkOutput:
     """One chunk's whole life up to as_of, rendered into the rows its files get. Runs in a worker."""
     started = time.perf_counter()
-    rates = DEFAULT_RATES
+    conventions = conventions_for(plan.conventions)
+    rates = conventions.rates
     fx = plan.fixtures
     rng = np.random.default_rng([plan.seed, 2, plan.first_serial - 1])
     serials = np.arange(plan.first_serial, plan.first_serial + len(plan.acquired_at))
-    people = draw_chunk(rng, rates, serials, plan.acquired_at)
-    pair_family_and_devices(rng, rates, people)
+    people = draw_chunk(rng, rates, serials, plan.acquired_at, conventions)
+    pair_family_and_devices(rng, rates, people, conventions)
     ctx = Context(rates, fx["products"], fx["email_campaigns"], fx["ad_campaigns"], fx["owners"], fx["forms"],
                   catalog.METRICS, {}, plan.as_of_s, id_base=plan.index * ID_SPAN, id_span=ID_SPAN)
     out = Emitter(plan.shape)
@@ -246,18 +256,23 @@ def finish(world_dir: Path, sandbox: Path, seed: int, state: dict, as_of_s: int,
 
 
 def generate_world(world_dir: Path, size: str = "small", seed: int = 7, as_of: datetime | None = None,
-                   progress: Callable[[str], None] = print, shape: str = DEFAULT_SHAPE) -> dict:
-    return build_world(world_dir, size, seed, as_of, progress, workers=default_workers(), shape=shape)
+                   progress: Callable[[str], None] = print, shape: str = DEFAULT_SHAPE,
+                   conventions: str = DEFAULT_CONVENTIONS) -> dict:
+    return build_world(world_dir, size, seed, as_of, progress, workers=default_workers(), shape=shape,
+                       conventions=conventions)
 
 
 def build_world(world_dir: Path, size: str, seed: int, as_of: datetime | None = None,
-                progress: Callable[[str], None] = print, workers: int = 1, shape: str = DEFAULT_SHAPE) -> dict:
-    """`generate_world` with the number of worker processes chosen (the world is the same for any)."""
+                progress: Callable[[str], None] = print, workers: int = 1, shape: str = DEFAULT_SHAPE,
+                conventions: str = DEFAULT_CONVENTIONS) -> dict:
+    """`generate_world` with the number of worker processes chosen (the world is the same for any).
+    `conventions` names how people write themselves down and share (config.CONVENTIONS)."""
     world_dir = Path(world_dir)
     sandbox = world_dir.parent
     # Bad arguments are refused before anything on disk is touched.
     n_people = people_for(size)
     check_shape(shape)
+    rates = conventions_for(conventions).rates
     as_of = (as_of or DEFAULT_AS_OF).astimezone(UTC)
     started = as_of - timedelta(days=history_days(shape, HISTORY_DAYS))
     as_of_s, started_s = int(as_of.timestamp()), int(started.timestamp())
@@ -267,7 +282,6 @@ def build_world(world_dir: Path, size: str, seed: int, as_of: datetime | None = 
     for name in ("record_identifiers", "entity_truth", "people", "devices", "ground_truth", "identifier_truth",
                  "person_truth"):
         (sandbox / f"{name}.parquet").unlink(missing_ok=True)
-    rates = DEFAULT_RATES
     horizon = as_of_s + 5 * 365 * int(DAY)
     state = {
         "seed": seed, "size": size, "n_people": n_people, "counters": {}, "products": catalog.products(seed, started_s),
@@ -275,13 +289,13 @@ def build_world(world_dir: Path, size: str, seed: int, as_of: datetime | None = 
         "email_campaigns": catalog.email_campaigns(started_s, horizon),
         "ad_campaigns": catalog.ad_campaigns(started_s, horizon), "meta_counts": {},
         "credentials": catalog.credentials(seed), "events": {"total": 0, "late": 0}, "days_advanced": 0,
-        "shape": shape,
+        "shape": shape, "conventions": conventions,
     }
     fixtures = {key: state[key] for key in ("products", "email_campaigns", "ad_campaigns", "owners", "forms")}
     acquisition_rng = np.random.default_rng([seed, 1])
     acquired_all = np.sort(acquisition_rng.uniform(started_s, as_of_s, n_people))
     plans = [ChunkPlan(seed, index, chunk_start + 1, acquired_all[chunk_start:chunk_start + CHUNK_PEOPLE],
-                       started_s, as_of_s, fixtures, shape)
+                       started_s, as_of_s, fixtures, shape, conventions)
              for index, chunk_start in enumerate(range(0, n_people, CHUNK_PEOPLE))]
     appender = Appender()
     pending_parts = []
@@ -305,7 +319,7 @@ def build_world(world_dir: Path, size: str, seed: int, as_of: datetime | None = 
     pending = pa.concat_tables(pending_parts) if pending_parts else EVENT_SCHEMA.empty_table()
     finish(world_dir, sandbox, seed, state, as_of_s, started_s, pending, progress)
     write_state(sandbox, state)
-    world = {"seed": seed, "size": size, "shape": shape, "as_of": as_of.isoformat(), "started_at": started.isoformat(),
+    world = {"seed": seed, "size": size, "shape": shape, "conventions": conventions, "as_of": as_of.isoformat(), "started_at": started.isoformat(),
              "generated_at": as_of.isoformat(), "rates": rates.as_dict(), "credentials": state["credentials"]}
     write_world_json(world_dir, world)
     set_clock_if_default(world_dir, as_of)
@@ -381,12 +395,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="small", choices=["tiny", "small", "medium", "large"])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, required=True, help="the sandbox folder; the world goes in OUT/world")
+    parser.add_argument("--conventions", default=DEFAULT_CONVENTIONS, choices=list(CONVENTIONS),
+                        help="how people write themselves down and share (sandbox/world/config.py)")
     parser.add_argument("--workers", type=int, default=default_workers(),
                         help="worker processes simulating chunks of people (the world is the same for any)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     with PeakMemory() as memory:
         world = build_world(args.out / "world", args.size, args.seed, workers=args.workers,
+                            conventions=args.conventions,
                             progress=lambda line: print(line, flush=True))  # a log file shows progress live
     elapsed = time.perf_counter() - started
     state = read_state(args.out)

@@ -36,8 +36,27 @@ PERSONAL_DOMAINS = {
     "GB": ("gmail.com", "hotmail.co.uk", "btinternet.com", "outlook.com"),
     "DE": ("gmail.com", "web.de", "gmx.de", "t-online.de"),
 }
+# The alt conventions' providers: the dev ones and as many again, country domains among them. googlemail.com
+# is Gmail (the same mailbox as at gmail.com; Germans long had to use it).
+ALT_PERSONAL_DOMAINS = {
+    "US": (*PERSONAL_DOMAINS["US"], "hotmail.com", "aol.com", "proton.me", "comcast.net"),
+    "GB": (*PERSONAL_DOMAINS["GB"], "yahoo.co.uk", "sky.com", "live.co.uk", "icloud.com"),
+    "DE": (*PERSONAL_DOMAINS["DE"], "googlemail.com", "gmx.net", "yahoo.de", "posteo.de"),
+}
+DOMAIN_SETS = {"dev": PERSONAL_DOMAINS, "alt": ALT_PERSONAL_DOMAINS}
+# What people who go by a nickname are called (names of FIRST_NAMES that have a common one).
+NICKNAMES = {
+    "James": "Jim", "Robert": "Bob", "Patricia": "Patty", "John": "Jack", "Jennifer": "Jen", "Michael": "Mike",
+    "Elizabeth": "Liz", "Chris": "Kit", "Daniel": "Dan", "Kevin": "Kev", "Jose": "Pepe", "Oliver": "Ollie",
+    "Amelia": "Millie", "George": "Georgie", "Harry": "Haz", "Charlie": "Chaz", "Sophie": "Soph", "Thomas": "Tom",
+    "William": "Will", "Henry": "Hal", "Lukas": "Luke", "Leon": "Leo", "Jonas": "Joni", "Hannah": "Hanni",
+    "Felix": "Flix", "Maximilian": "Max", "Julia": "Jule", "Elias": "Eli", "Katharina": "Kathi",
+}
 WORK_DOMAINS = ("studio-north.com", "acme-interiors.com", "brightdesign.co", "hausplan.de", "oakandco.co.uk")
 EMAIL_TYPOS = {"gmail.com": "gmial.com", "yahoo.com": "yaho.com", "outlook.com": "outlok.com", "gmx.de": "gmx.com"}
+# Typos of the alt providers only: a typo table entry for a dev provider would change the dev world.
+EMAIL_TYPOS.update({"hotmail.com": "hotmial.com", "googlemail.com": "googlemail.de", "yahoo.co.uk": "yahoo.co",
+                    "gmx.net": "gmx.ne"})
 
 JUNK_EMAILS = ("test@test.com", "noemail@example.com", "unknown", "n/a", "none@none.com")
 JUNK_PHONES = ("0000000000", "n/a", "unknown", "1234567890")
@@ -129,10 +148,17 @@ def base_email(first: str, last: str, serial: int, domain: str) -> str:
     return f"{first.lower()}.{last.lower()}{serial}@{domain}"
 
 
+def styled_email(style: str, first: str, last: str, serial: int, domain: str) -> str:
+    """A person's address in one of the configuration's styles ('{f}{last}{serial}' gives jsmith12)."""
+    return f"{style.format(first=first.lower(), last=last.lower(), f=first[0].lower(), serial=serial)}@{domain}"
+
+
 def email_variant(email: str, rng: np.random.Generator) -> str:
     """The same mailbox written another way: case/whitespace, gmail dots or +tags (normalise back to it)."""
     local, _, domain = email.partition("@")
     choice = int(rng.integers(0, 3))
+    if domain == "googlemail.com" and choice == 0:
+        return f"{local}@gmail.com"  # the same Gmail mailbox under its other domain
     if domain == "gmail.com" and choice == 0:
         return f"{local.replace('.', '')}+shop@{domain}"
     if domain == "gmail.com" and choice == 1:

@@ -10,21 +10,22 @@ import struct
 
 import numpy as np
 
-from sandbox.world.config import CATEGORIES, COUNTRIES, Rates
+from sandbox.world.config import CATEGORIES, CONVENTIONS, COUNTRIES, DEFAULT_CONVENTIONS, Conventions, Rates
 from sandbox.world.identity import (
     CITIES,
+    DOMAIN_SETS,
     FIRST_NAMES,
     LAST_NAMES,
-    PERSONAL_DOMAINS,
+    NICKNAMES,
     WORK_DOMAINS,
-    base_email,
     e164_phone,
+    styled_email,
 )
 
 DAY = 86_400.0
 SOURCES = ("organic", "paid_social", "email", "referral")
 SOURCE_WEIGHTS = (0.45, 0.25, 0.15, 0.15)
-COUNTRY_WEIGHTS = (0.55, 0.25, 0.20)
+DEV = CONVENTIONS[DEFAULT_CONVENTIONS]
 
 
 def random_bytes(rng: np.random.Generator, n_bytes: int) -> bytes:
@@ -76,8 +77,10 @@ def loyalty_number(serial: int) -> str:
     return f"LN{10_000_000 + serial * 48_271 % 90_000_000}"
 
 
-def draw_chunk(rng: np.random.Generator, rates: Rates, serials: np.ndarray, acquired_at: np.ndarray) -> list[dict]:
-    """One person per serial, acquired at the given times. Every random draw is vectorised over the chunk."""
+def draw_chunk(rng: np.random.Generator, rates: Rates, serials: np.ndarray, acquired_at: np.ndarray,
+               conventions: Conventions = DEV) -> list[dict]:
+    """One person per serial, acquired at the given times, written down by the world's conventions. Every
+    random draw is vectorised over the chunk."""
     n = len(serials)
     if n == 0:
         return []
@@ -91,7 +94,7 @@ def draw_chunk(rng: np.random.Generator, rates: Rates, serials: np.ndarray, acqu
     email_prop = rng.beta(2.0, 2.0 / rates.email_open - 2.0, n)
     prefs = rng.dirichlet((3.0, 1.5, 1.5), n)
     source = rng.choice(len(SOURCES), n, p=SOURCE_WEIGHTS)
-    country = rng.choice(len(COUNTRIES), n, p=COUNTRY_WEIGHTS)
+    country = rng.choice(len(COUNTRIES), n, p=conventions.country_weights)
     two_emails = rng.random(n) < rates.people_with_two_emails
     subscribed = rng.random(n) < rates.email_subscribers
     subscribed_at = acquired_at + rng.exponential(20 * DAY, n)
@@ -109,21 +112,34 @@ def draw_chunk(rng: np.random.Generator, rates: Rates, serials: np.ndarray, acqu
     rng.integers(10_000_000, 99_999_999, n)
     name_ix = rng.integers(0, 20, (n, 2))
     city_ix = rng.integers(0, 4, n)
-    domain_ix = rng.integers(0, 4, (n, 2))
+    domains = DOMAIN_SETS[conventions.personal_domains]
+    domain_ix = rng.integers(0, len(domains["US"]), (n, 2))
     second_is_work = rng.random(n) < 0.6
+    # Draws the dev conventions do not make (one style, no nicknames) come last, and only when a knob asks
+    # for them: the dev world's stream of draws, and so the dev world, stays as it was.
+    styles = [style for style, _ in conventions.email_styles]
+    style_ix = (rng.choice(len(styles), n, p=[w for _, w in conventions.email_styles]) if len(styles) > 1
+                else np.zeros(n, dtype=int))
+    by_nickname = (rng.random(n) < conventions.nickname_share if conventions.nickname_share > 0
+                   else np.zeros(n, dtype=bool))
 
     people = []
     for i in range(n):
         c = COUNTRIES[country[i]]
         first, last = FIRST_NAMES[c][name_ix[i, 0]], LAST_NAMES[c][name_ix[i, 1]]
+        if by_nickname[i]:
+            first = NICKNAMES.get(first, first)
         serial = int(serials[i])
-        emails = [base_email(first, last, serial, PERSONAL_DOMAINS[c][domain_ix[i, 0]])]
+        emails = [styled_email(styles[style_ix[i]], first, last, serial, domains[c][domain_ix[i, 0]])]
         if two_emails[i]:
-            domain = WORK_DOMAINS[domain_ix[i, 1]] if second_is_work[i] else PERSONAL_DOMAINS[c][domain_ix[i, 1]]
-            emails.append(f"{first[0].lower()}{last.lower()}{serial}@{domain}")
-        # Half of web devices would sign in once their owner has an account; with accounts for about
+            # alt draws provider indices up to 8, WORK_DOMAINS has 5; dev's (below 4) are left as they were
+            domain = (WORK_DOMAINS[domain_ix[i, 1] % len(WORK_DOMAINS)] if second_is_work[i]
+                      else domains[c][domain_ix[i, 1]])
+            emails.append(styled_email(conventions.second_email_style, first, last, serial, domain))
+        # In dev half of web devices would sign in once their owner has an account; with accounts for about
         # 60% of people that leaves ~70% of web devices never logged in.
-        devices = [{"id": device_uuid(rng, False), "kind": "web", "lib": "web", "logs_in": bool(rng.random() < 0.5)}
+        devices = [{"id": device_uuid(rng, False), "kind": "web", "lib": "web",
+                    "logs_in": bool(rng.random() < conventions.web_login_share)}
                    for _ in range(n_web[i])]
         if has_app[i]:
             lib = "iphone" if rng.random() < 0.55 else "android"
@@ -174,14 +190,18 @@ def draw_chunk(rng: np.random.Generator, rates: Rates, serials: np.ndarray, acqu
     return people
 
 
-def pair_family_and_devices(rng: np.random.Generator, rates: Rates, people: list[dict]) -> None:
-    """Households: a few people share one email with a partner; a few devices are used by a second person."""
+def pair_family_and_devices(rng: np.random.Generator, rates: Rates, people: list[dict],
+                            conventions: Conventions = DEV) -> None:
+    """Households: a few people share one email with a partner; a few devices are used by a second person,
+    the partner's by the partner as often as the conventions say."""
     n = len(people)
     if n < 4:
         return
     n_pairs = int(round(n * rates.family_email_people / 2))
     order = rng.permutation(n)
+    partner: dict[int, int] = {}
     for k in range(n_pairs):
+        partner[int(order[2 * k])], partner[int(order[2 * k + 1])] = int(order[2 * k + 1]), int(order[2 * k])
         a, b = people[order[2 * k]], people[order[2 * k + 1]]
         # b reads and writes a's mailbox too; b keeps any address of their own as a second one
         b["emails"] = [a["emails"][0]] + b["emails"][1:]
@@ -193,5 +213,9 @@ def pair_family_and_devices(rng: np.random.Generator, rates: Rates, people: list
         if is_shared:
             j = int(rng.integers(0, n - 1))
             j = j + 1 if j >= i else j
+            # drawn only for someone with a partner and a share above 0, so dev draws as before
+            if i in partner and conventions.device_shared_with_partner > 0 \
+                    and rng.random() < conventions.device_shared_with_partner:
+                j = partner[i]
             device["shared_with"] = people[j]["person_id"]
             people[j].setdefault("borrowed_devices", []).append(dict(device, owner=people[i]["person_id"]))
