@@ -6,6 +6,18 @@ object when nothing did). Each page's associations (deals to contacts and compan
 contacts) come from the v4 batch endpoint and land as child tables (`deals__contacts`, ...). Owners and
 pipelines are small and read whole through dlt's rest_api.
 
+Deletions and merges. Search never returns archived records, and a merged record simply stops appearing, so
+the source reads both as HubSpot states them:
+- merges: contacts and deals carry `hs_merged_object_ids` (the `;`-separated ids merged into the survivor,
+  whose modification date moves at the merge, so the incremental search brings it); staging remaps the
+  merged ids to their survivor.
+- archivals: `deleted_records` lists `GET /crm/v3/objects/{contacts,deals}?archived=true` on every run (100
+  a page, only `hs_object_id` asked for) and merges on (object_type, id), so a record HubSpot purges after
+  its 90 days in the recycle bin stays marked. A restored record comes back through search with a later
+  modification date than its `archived_at`, which staging reads as live again.
+An incremental run adds one GET per 100 archived records of each of contacts and deals (at least one each:
+two requests when none are archived).
+
 Config: `sources.hubspot.base_url` (https://api.hubapi.com for the real API), `start_date` (ISO; the
 sandbox sets the world's start), secret `sources.hubspot.access_token` (a private app token).
 """
@@ -20,6 +32,7 @@ from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
+from cdp.clock import as_of
 from ingestion.http import GuardedCursorPaginator, VendorSession
 from ingestion.hubspot.helpers import (
     HubSpotApi,
@@ -31,6 +44,7 @@ from ingestion.hubspot.helpers import (
     to_row,
 )
 from ingestion.hubspot.settings import (
+    ARCHIVED_OBJECTS,
     OBJECT_ASSOCIATIONS,
     OBJECT_PROPERTIES,
     OWNERS_PAGE_SIZE,
@@ -51,7 +65,7 @@ def hubspot_source(
     session = hubspot_session()
     api = HubSpotApi(base_url, access_token, session)
     objects = [object_resource(api, object_type, start) for object_type in OBJECT_PROPERTIES]
-    return [*objects, *reference_resources(base_url, access_token, session)]
+    return [*objects, deleted_records_resource(api), *reference_resources(base_url, access_token, session)]
 
 
 def parse_start_date(start_date: str | None) -> datetime:
@@ -104,6 +118,43 @@ def object_resource(api: HubSpotApi, object_type: str, start: datetime) -> DltRe
         primary_key="id",
         write_disposition="merge",
         columns=columns,
+    )
+
+
+# The warehouse's one shape for records gone at the vendor (the same in hubspot, shopify and klaviyo).
+DELETED_RECORD_COLUMNS = {
+    "object_type": {"data_type": "text", "nullable": False},
+    "id": {"data_type": "text", "nullable": False},
+    "reason": {"data_type": "text", "nullable": False},
+    "deleted_at": {"data_type": "timestamp", "nullable": True},
+    "seen_at": {"data_type": "timestamp", "nullable": False},
+}
+
+
+def deleted_records_resource(api: HubSpotApi) -> DltResource:
+    """Archived contacts and deals: (object_type, id, reason 'archived', deleted_at = archivedAt, seen_at)."""
+
+    def read() -> Iterator[TDataItem]:
+        seen_at = as_of()
+        for object_type in ARCHIVED_OBJECTS:
+            for page in api.archived(object_type):
+                yield [
+                    {
+                        "object_type": object_type,
+                        "id": str(result["id"]),
+                        "reason": "archived",
+                        "deleted_at": parse_time(result.get("archivedAt") or result.get("updatedAt")),
+                        "seen_at": seen_at,
+                    }
+                    for result in page
+                ]
+
+    return dlt.resource(
+        read,
+        name="deleted_records",
+        primary_key=("object_type", "id"),
+        write_disposition="merge",
+        columns=DELETED_RECORD_COLUMNS,
     )
 
 

@@ -25,7 +25,12 @@ from ingestion.http import (
     default_problem,
     error_text,
 )
-from ingestion.hubspot.settings import ASSOCIATIONS_BATCH_SIZE, SEARCH_PAGE_SIZE, SEARCH_RESULT_CAP
+from ingestion.hubspot.settings import (
+    ASSOCIATIONS_BATCH_SIZE,
+    LIST_PAGE_SIZE,
+    SEARCH_PAGE_SIZE,
+    SEARCH_RESULT_CAP,
+)
 
 SearchPage = Callable[[list[dict], str, int], dict]
 """(filters, sort property, after) -> one search answer `{"total", "results", "paging"}`."""
@@ -279,6 +284,27 @@ class HubSpotApi:
             answer = self._post(f"/crm/v4/associations/{from_type}/{to_type}/batch/read", {"inputs": inputs})
             links.update(association_rows(answer))
         return links
+
+    def archived(self, object_type: str) -> Iterator[list[dict]]:
+        """Pages of the archived records of `object_type` (the list endpoint with `archived=true`; search
+        cannot see them). HubSpot keeps an archived record restorable for 90 days, then drops it from this
+        listing too, so a caller keeps what it saw."""
+        params: dict[str, Any] = {"archived": "true", "limit": LIST_PAGE_SIZE, "properties": "hs_object_id"}
+        guard = CursorGuard("hubspot", f"archived {object_type}")
+        while True:
+            path = f"/crm/v3/objects/{object_type}"
+            response = self._session.get(f"{self.base_url}{path}", params=params, headers=self._headers)
+            if response.status_code != 200:
+                raise HubSpotRequestError(
+                    f"HubSpot answered {response.status_code} for GET {path}?archived=true: {error_text(response)}"
+                )
+            answer = response.json()
+            yield answer.get("results") or []
+            after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+            if after in (None, ""):
+                return
+            guard.follow(after)
+            params["after"] = after
 
     def _post(self, path: str, body: dict) -> dict:
         response = self._session.post(f"{self.base_url}{path}", json=body, headers=self._headers)

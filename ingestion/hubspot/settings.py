@@ -7,11 +7,13 @@ OBJECT_PROPERTIES: dict[str, tuple[str, ...]] = {
     "contacts": (
         "email", "firstname", "lastname", "phone", "mobilephone", "company", "lifecyclestage",
         "hubspot_owner_id", "loyalty_number", "hs_email_optout", "createdate", "lastmodifieddate", "hs_object_id",
+        # `;`-separated ids merged into this record: the merged ones stop appearing anywhere else.
+        "hs_merged_object_ids",
     ),
     "companies": ("name", "domain", "industry", "is_trade_account", "createdate", "hs_lastmodifieddate", "hs_object_id"),
     "deals": (
         "dealname", "amount", "dealstage", "pipeline", "closedate", "hubspot_owner_id", "createdate",
-        "hs_lastmodifieddate", "hs_object_id",
+        "hs_lastmodifieddate", "hs_object_id", "hs_merged_object_ids",
     ),
     "calls": (
         "hs_call_title", "hs_call_status", "hs_call_direction", "hs_call_duration", "hs_timestamp",
@@ -37,6 +39,11 @@ OBJECT_ASSOCIATIONS: dict[str, tuple[str, ...]] = {
     "meetings": ("contacts",),
     "tasks": ("contacts",),
 }
+
+# Objects whose archived records are listed on every run (`GET /crm/v3/objects/{type}?archived=true`): search
+# never returns archived records, so without this an archived contact or deal would live on in the warehouse.
+ARCHIVED_OBJECTS = ("contacts", "deals")
+LIST_PAGE_SIZE = 100  # the object list's maximum
 
 SEARCH_PAGE_SIZE = 200  # HubSpot's maximum for search
 SEARCH_RESULT_CAP = 10_000  # one search query never pages past this many results

@@ -4,6 +4,9 @@ Serves the world store's hubspot records with HubSpot's contract:
 - `Authorization: Bearer <token>`; a missing or wrong token gets HubSpot's 401 INVALID_AUTHENTICATION body.
 - Object lists `GET /crm/v3/objects/{type}` page by an opaque `after` cursor, at most 100 per page; only the
   requested properties come back (plus the ones HubSpot always adds); associations only when asked.
+  `archived=true` lists the archived records instead (`archived: true`, `archivedAt`); archived and merged
+  records are in no other listing, search or association. `GET .../{type}/{id}` of a merged id answers with
+  the survivor, whose `hs_merged_object_ids` lists the ids merged into it.
 - Search `POST /crm/v3/objects/{type}/search` filters, sorts, pages by offset with at most 200 per page and
   never past the 10,000th result; it returns no associations and has its own per-second limit.
 - `POST /crm/v4/associations/{from}/{to}/batch/read`, `GET /crm/v3/owners`, `GET /crm/v3/pipelines/deals`.
@@ -129,6 +132,11 @@ def modified_property(object_type: str) -> str:
     return "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
 
 
+def archived_resource(object_type: str) -> str:
+    """The store's file of a type's archived records (written by advance: sandbox/world/advance.py)."""
+    return f"archived_{object_type}"
+
+
 def returned_properties(object_type: str, requested: list[str]) -> list[str]:
     """The properties HubSpot returns for a request: the asked-for (or default) ones plus its own."""
     asked = requested or list(DEFAULT_PROPERTIES.get(object_type, ()))
@@ -147,6 +155,8 @@ def shape_object(body: dict, properties: list[str], associations: list[str]) -> 
         "updatedAt": body.get("updatedAt"),
         "archived": body.get("archived", False),
     }
+    if shaped["archived"]:
+        shaped["archivedAt"] = body.get("archivedAt")
     found = {
         kind: value
         for kind, value in (body.get("associations") or {}).items()
@@ -339,11 +349,12 @@ def create_app(ctx: EmulatorContext) -> Starlette:
             return _validation_error(str(problem))
         properties = returned_properties(object_type, split_list_param(query.getlist("properties")))
         associations = split_list_param(query.getlist("associations"))
-        if query.get("archived", "false").lower() == "true":
-            return ok(request, {"results": []})  # the store keeps no archived records
+        # `archived=true` lists only the archived records (as HubSpot does), which the store keeps apart in
+        # archived_<type>.parquet so that normal listings, search and associations never see them.
+        archived = query.get("archived", "false").lower() == "true"
         rows = store.bodies(
             VENDOR,
-            object_type,
+            archived_resource(object_type) if archived else object_type,
             "select body from records order by try_cast(id as bigint), id limit ? offset ?",
             [limit + 1, after],
         )
@@ -359,7 +370,13 @@ def create_app(ctx: EmulatorContext) -> Starlette:
         if object_type not in OBJECT_TYPES:
             return unknown_type(object_type)
         query = request.query_params
-        rows = store.bodies(VENDOR, object_type, "select body from records where id = ?", [object_id])
+        archived = query.get("archived", "false").lower() == "true"
+        resource = archived_resource(object_type) if archived else object_type
+        rows = store.bodies(VENDOR, resource, "select body from records where id = ?", [object_id])
+        if not rows and not archived:
+            # A merged record's old id answers with the record it was merged into, as HubSpot does.
+            rows = store.bodies(VENDOR, object_type, "select body from records where list_contains(string_split("
+                                "json_extract_string(body, '$.properties.hs_merged_object_ids'), ';'), ?)", [object_id])
         if not rows:
             return _not_found(f"Object not found.  objectId are usually numeric. ({object_type} {object_id})")
         properties = returned_properties(object_type, split_list_param(query.getlist("properties")))

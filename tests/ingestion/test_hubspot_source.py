@@ -25,6 +25,7 @@ from tests.sandbox.test_hubspot_emulator import at, contact, deal, small_crm
 OBJECTS = ("contacts", "companies", "deals", "calls", "meetings", "tasks")
 SEARCH = ("POST", "/crm/v3/objects/{object_type}/search")
 ASSOCIATIONS = ("POST", "/crm/v4/associations/{from_type}/{to_type}/batch/read")
+ARCHIVED_LIST = ("GET", "/crm/v3/objects/{object_type}")
 # Rows written by the latest run: a run loads resource by resource, so it spans the loads after the marker
 # `mark_run()` records before it.
 LATEST_LOAD = "_dlt_load_id > (select coalesce(max(marker), '') from run_marker)"
@@ -115,11 +116,13 @@ def test_loads_the_store_exactly_then_only_what_changed(world_dir, tmp_path, mon
         requests_made(base)
 
 
-        # Second run, nothing changed: one search per object, owners and pipelines re-read, nothing loaded.
+        # Second run, nothing changed: one search per object, owners, pipelines and the archived contacts
+        # and deals re-read, nothing loaded.
         mark_run()
         run_source("hubspot")
         assert requests_made(base) == Counter(
-            {SEARCH: 6, ("GET", "/crm/v3/owners"): 1, ("GET", "/crm/v3/pipelines/{object_type}"): 1}
+            {SEARCH: 6, ("GET", "/crm/v3/owners"): 1, ("GET", "/crm/v3/pipelines/{object_type}"): 1,
+             ARCHIVED_LIST: 2}
         )
         assert_warehouse_equals_store(world_dir)
         for resource in OBJECTS:
@@ -148,7 +151,8 @@ def test_loads_the_store_exactly_then_only_what_changed(world_dir, tmp_path, mon
         # One search page per object, and one v4 read per association type for the one page of changed deals.
         assert made[SEARCH] == 6
         assert made[ASSOCIATIONS] == 2
-        assert sum(made.values()) == 10
+        assert made[ARCHIVED_LIST] == 2
+        assert sum(made.values()) == 12
         assert_warehouse_equals_store(world_dir)
         changed = warehouse(f"select id from hubspot.contacts where {LATEST_LOAD}")
         assert sorted(changed) == [("1003",), ("1007",), ("1011",), ("1012",), ("1013",)]
