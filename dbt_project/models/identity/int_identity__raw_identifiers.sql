@@ -28,6 +28,22 @@ identifiers as (
         contacts.created_at, contacts.updated_at
     from {{ ref('stg_hubspot__deal_contacts') }} as links
     inner join contacts on links.contact_id = contacts.contact_id
+    union all
+    -- a contact merged into another is no record of its own any more, but what it carried is still the
+    -- person's: its identifiers count as the survivor's
+    select 'hubspot', 'contact', contact_id, 'hubspot_contact_id', unnest(merged_contact_ids), null, created_at,
+        updated_at
+    from contacts
+    union all
+    select 'hubspot', 'contact', contact_id, 'email', unnest(merged_emails), null, created_at, updated_at
+    from contacts
+    union all
+    select 'hubspot', 'contact', contact_id, 'phone', unnest(merged_phones), null, created_at, updated_at
+    from contacts
+    union all
+    select 'hubspot', 'contact', contact_id, 'loyalty_number', unnest(merged_loyalty_numbers), null, created_at,
+        updated_at
+    from contacts
 
     union all
     select 'shopify', 'customer', cast(customer_id as varchar), 'shopify_customer_id', cast(customer_id as varchar),

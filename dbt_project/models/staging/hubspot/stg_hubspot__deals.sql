@@ -1,3 +1,4 @@
+-- The deals live at HubSpot: archived and merged-away deals are left out.
 select
     id as deal_id,
     properties__dealname as deal_name,
@@ -10,3 +11,12 @@ select
     cast(created_at as timestamptz) as created_at,
     cast(updated_at as timestamptz) as updated_at
 from {{ declared_source('hubspot', 'deals') }} as deals
+where not coalesce(archived, false)
+    and not exists (
+        select 1 from {{ ref('stg_hubspot__merges') }} as merges
+        where merges.object_type = 'deals' and merges.merged_id = deals.id
+    )
+    and not exists (
+        select 1 from {{ ref('stg_hubspot__deleted_records') }} as gone
+        where gone.object_type = 'deals' and gone.record_id = deals.id
+    )
