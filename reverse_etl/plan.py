@@ -42,7 +42,20 @@ IDENTITY_SQL = {
     "last_name": "p.last_name",
     "crm_owner_id": "p.crm_owner_id::varchar",
     "crm_contact_id": "crm.record_id",
+    # The email HubSpot knows the person's live contact by (its own, not a merged contact's); null when the
+    # warehouse has no CRM staging (then destinations use `email`).
+    "crm_contact_email": "crm.email",
 }
+# Records the vendor has merged away or deleted (staging, per vendor: object_type, record_id), as the record
+# types of customer_source_records. A sync never targets them, even while identity still lists one (a stale
+# profile build): `known_to_destination` and `crm_contact_id` skip them.
+GONE_RECORDS = {
+    "staging.stg_hubspot__merges": "select 'hubspot', regexp_replace(object_type, 's$', ''), merged_id",
+    "staging.stg_hubspot__deleted_records": "select 'hubspot', regexp_replace(object_type, 's$', ''), record_id",
+    "staging.stg_shopify__deleted_records": "select 'shopify', regexp_replace(object_type, 's$', ''), record_id",
+    "staging.stg_klaviyo__deleted_records": "select 'klaviyo', regexp_replace(object_type, 's$', ''), record_id",
+}
+CRM_CONTACTS = "staging.stg_hubspot__contacts"
 CONSENT_SQL = {"email": "p.email_consent = 'subscribed'", "sms": "p.sms_consent = 'subscribed'"}
 MODE_OPERATIONS = {"insert": ("add",), "update": ("add", "change"), "upsert": ("add", "change"),
                    "mirror": ("add", "change", "remove")}
@@ -164,10 +177,17 @@ def _build_desired(con: duckdb.DuckDBPyConnection, spec: SyncSpec, destination: 
     )
     consent = CONSENT_SQL[destination.consent_channel] if destination.consent_channel else "true"
     usable = " or ".join(f"({IDENTITY_SQL[name]}) is not null" for name in destination.required_any) or "true"
+    _gone_records(con)
+    live = ("not exists (select 1 from sync_gone_records g where g.source = sr.source"
+            " and g.record_type = sr.record_type and g.record_id = sr.record_id)")
     exists = (
-        f"exists (select 1 from {SOURCE_RECORDS} sr where sr.customer_id = m.customer_id and {destination.exists_sql})"
+        f"exists (select 1 from {SOURCE_RECORDS} sr where sr.customer_id = m.customer_id and {destination.exists_sql}"
+        f" and {live})"
         if destination.exists_sql else "false"
     )
+    has_contacts = _relation_exists(con, CRM_CONTACTS)
+    crm_email = "c.email" if has_contacts else "null::varchar"
+    crm_join = f"left join {CRM_CONTACTS} c on c.contact_id = g.record_id" if has_contacts else ""
     con.execute(f"""
         create or replace temp table sync_candidates as
         select m.{_q(spec.key)}::varchar as key, to_json({payload})::varchar as payload,
@@ -176,13 +196,30 @@ def _build_desired(con: duckdb.DuckDBPyConnection, spec: SyncSpec, destination: 
         from {spec.relation} m
         left join {PROFILES} p on p.customer_id = m.customer_id
         left join (
-            select customer_id, max(record_id) as record_id from {SOURCE_RECORDS}
-            where source = 'hubspot' and record_type = 'contact' group by customer_id
+            select g.customer_id, g.record_id, {crm_email} as email from (
+                select sr.customer_id, max(sr.record_id) as record_id from {SOURCE_RECORDS} sr
+                where sr.source = 'hubspot' and sr.record_type = 'contact' and {live} group by sr.customer_id
+            ) g {crm_join}
         ) crm on crm.customer_id = m.customer_id""")
     con.execute("""
         create or replace temp table sync_desired as
         select key, payload, md5(payload) as row_hash, known_to_destination
         from sync_candidates where consent_ok and identifier_ok""")
+
+
+def _relation_exists(con, relation: str) -> bool:
+    schema, name = relation.split(".")
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                            [schema, name]).fetchone()[0])
+
+
+def _gone_records(con) -> None:
+    """sync_gone_records(source, record_type, record_id): what the vendors merged away or deleted."""
+    parts = [f"{select} from {relation}" for relation, select in GONE_RECORDS.items() if _relation_exists(con, relation)]
+    con.execute("create or replace temp table sync_gone_records (source varchar, record_type varchar,"
+                " record_id varchar)")
+    if parts:
+        con.execute("insert into sync_gone_records " + " union all ".join(parts))
 
 
 def _diff(con, spec: SyncSpec, full_resync: bool, operations: tuple[str, ...]) -> None:

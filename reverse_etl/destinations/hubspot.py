@@ -83,9 +83,17 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _email(row: PlannedRow) -> str:
+    """The email a contact row is upserted by: the CRM contact's own when the warehouse knows it."""
+    identity = row.payload["identity"]
+    return str(identity.get("crm_contact_email") or identity["email"]).strip().lower()
+
+
 class HubSpotContacts(Destination):
     vendor = "hubspot"
-    identity = ("customer_id", "email")
+    # crm_contact_email: the live contact's own email, so an upsert by email lands on that contact and never
+    # on a contact HubSpot merged away (whose email the person's profile may still prefer).
+    identity = ("customer_id", "email", "crm_contact_email")
     required_any = ("email",)
     exists_sql = "sr.source = 'hubspot' and sr.record_type = 'contact'"
     batch_sizes = {"add": BATCH, "change": BATCH, "remove": BATCH}
@@ -101,7 +109,7 @@ class HubSpotContacts(Destination):
         self.client.ensure_properties("contacts", {name: "string" for name in self.fields})
 
     def write(self, op: str, rows: list[PlannedRow], encoded: Any = None) -> BatchResult:
-        by_email = {str(row.payload["identity"]["email"]).strip().lower(): row for row in rows}
+        by_email = {_email(row): row for row in rows}
         inputs = []
         for email, row in by_email.items():
             values = {name: None for name in self.fields} if op == "remove" else row.payload.get("fields", {})
@@ -125,7 +133,7 @@ class HubSpotContacts(Destination):
                 outcomes.append(Outcome(row.key, True, destination_id=ids.get(email)))
         # Two keys with one email share one contact: the second is refused rather than silently merged.
         outcomes += [Outcome(row.key, False, "another row of this sync has the same email")
-                     for row in rows if by_email[str(row.payload["identity"]["email"]).strip().lower()] is not row]
+                     for row in rows if by_email[_email(row)] is not row]
         return BatchResult(outcomes)
 
 
