@@ -73,6 +73,7 @@ def test_profiles_of_an_alt_tiny_world_meet_the_quality_bar(tmp_path, monkeypatc
     print("tiny alt world, seed 7:", *result.lines(), sep="\n  ")
     assert result.precision >= 0.995, result.lines()
     assert result.profiles_joined_only_by_bad_identifiers == 0, result.lines()
-    # Both recalls are reported; all records' pairs include those no personal identifier joins, so that
-    # recall can only be lower.
-    assert 0.0 < result.recall_all_records <= result.recall <= 1.0, result.lines()
+    # The acceptance is recall within 0.02 of the dev world's, whose bar is 0.97 (test_whole_path.py)
+    assert result.recall >= 0.95, result.lines()
+    # reported beside it: all records' pairs, those no personal identifier joins included
+    assert 0.0 < result.recall_all_records <= 1.0, result.lines()
