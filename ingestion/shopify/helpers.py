@@ -118,6 +118,12 @@ class ShopifyAdminClient:
             if url:
                 guard.follow(url)
 
+    def count(self, resource: str, params: dict[str, Any] | None = None) -> int:
+        """`GET /admin/api/{version}/{resource}/count.json` with the list filters in `params`."""
+        check_api_version(self.api_version)
+        url = f"{self.base_url}/admin/api/{self.api_version}/{resource}/count.json"
+        return int(self._get(url, params or {}).json()["count"])
+
     def _get(self, url: str, params: dict[str, Any] | None):
         response = self._http.get(
             url, params=params, headers={"X-Shopify-Access-Token": self._current_token()}

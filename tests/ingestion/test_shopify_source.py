@@ -110,6 +110,9 @@ def loaded_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
 def test_full_then_incremental_loads_equal_the_store_and_fetch_only_the_change(
     sandbox, world_dir, monkeypatch
 ):
+    # The world clock sits after the first customers' creation and before the two added below, so the
+    # deletion check's counts (customers created since the last check) agree and no id listing runs.
+    monkeypatch.setenv("CDP_AS_OF", (DAY0 + timedelta(hours=N + 0.5)).isoformat())
     pipeline, _ = run(page_size=3)
     assert loaded_rows(pipeline)["customers"] == N
     assert_warehouse_equals_store(world_dir)
@@ -118,11 +121,12 @@ def test_full_then_incremental_loads_equal_the_store_and_fetch_only_the_change(
     assert {r: routes[f"/admin/api/{{version}}/{r}.json"] for r in FACTORIES} == dict.fromkeys(FACTORIES, 3)
     assert routes["/admin/oauth/access_token"] == 1
 
-    # Nothing changed: one request per resource, nothing loaded.
+    # Nothing changed: one request per resource and two customer counts (the deletion check), nothing loaded.
     reset_requests(sandbox)
     pipeline, _ = run(page_size=3)
     assert loaded_rows(pipeline) == {}
-    assert sum(requests_by_route(sandbox).values()) == len(FACTORIES) + 1
+    assert requests_by_route(sandbox)["/admin/api/{version}/customers/count.json"] == 2
+    assert sum(requests_by_route(sandbox).values()) == len(FACTORIES) + 1 + 2
 
     # Change two customers and one order (later updated_at), add two customers and a product.
     later = DAY0 + timedelta(days=30)

@@ -1,3 +1,4 @@
+-- The customers live at Shopify: deleted ones (stg_shopify__deleted_records) are left out.
 select
     id as customer_id,
     email,
@@ -22,3 +23,7 @@ select
     cast(created_at as timestamptz) as created_at,
     cast(updated_at as timestamptz) as updated_at
 from {{ declared_source('shopify', 'customers') }} as customers
+where not exists (
+    select 1 from {{ ref('stg_shopify__deleted_records') }} as gone
+    where gone.record_id = cast(customers.id as varchar)
+)
