@@ -89,3 +89,18 @@ def fetch_campaigns(
     for channel in channels:
         params = {"filter": campaigns_filter(channel, updated_after), "page[size]": PAGE_SIZES["campaigns"]}
         yield from client.paginate("/api/campaigns/", params=params)
+
+
+def fetch_profile_ids(base_url: str, api_key: str, revision: str, session: VendorSession) -> Iterator[list[str]]:
+    """Pages of every profile id, 100 a page, asking for one small attribute only (sparse fieldset)."""
+    client = RESTClient(
+        base_url=base_url,
+        session=session,
+        headers=headers(revision),
+        auth=auth(api_key),
+        paginator=next_link_paginator(),
+        data_selector="data",
+    )
+    params = {"page[size]": PAGE_SIZES["profiles"], "fields[profile]": "created"}
+    for page in client.paginate("/api/profiles/", params=params):
+        yield [str(item["id"]) for item in page]

@@ -9,6 +9,9 @@ DEFAULT_REVISION = "2026-07-15"
 DEFAULT_START_DATE = "2012-01-01T00:00:00+00:00"
 
 # The largest page each operation allows: fewer requests per run. Metrics take no page[size] (200 a page).
+# Days between two reconciliations of profile ids (Klaviyo has no count to say when a profile was deleted).
+RECONCILE_DAYS = 7.0
+
 PAGE_SIZES = {"profiles": 100, "lists": 10, "campaigns": 100, "events": 1000}
 
 # Klaviyo lists campaigns of one channel per request (a channel filter is required).

@@ -8,7 +8,10 @@ Real base URL https://a.klaviyo.com; mounted at `/klaviyo`. The contract, from K
 - cursor paging (`page[cursor]`, the next page's full URL in `links.next`), per-endpoint page-size maximums;
 - the `filter` language (`greater-than(updated,2025-01-01T00:00:00Z)`, `equals(email,'a@b.c')`,
   `any(id,['a','b'])`, `and(...)`), each field with the operators the spec allows;
-- `sort`, `additional-fields[profile]=subscriptions` (omitted otherwise);
+- `sort`, `additional-fields[profile]=subscriptions` (omitted otherwise), sparse fieldsets
+  (`fields[profile]=created`: only those attributes);
+- deleted profiles are simply absent (advance removes them from the store); a suppressed profile stays,
+  its `subscriptions.email.marketing` with `can_receive_email_marketing: false` and a `suppression` entry;
 - per-endpoint burst (per second) and steady (per minute) rate limits, 429 `throttled` with `Retry-After`.
 
 Campaign records may carry a `channel` (email, sms, mobile_push; email when absent), top-level or in
@@ -576,6 +579,11 @@ def create_app(ctx: EmulatorContext) -> Starlette:
         page, more = rows[: query.page_size], len(rows) > query.page_size
         root = api_root(request)
         data = [present(json.loads(body), endpoint, query.additional_fields, root) for body, _, _ in page]
+        if sparse := params.get(f"fields[{endpoint.record_type}]"):
+            # JSON:API sparse fieldsets: only the named attributes (the id and type always come back).
+            wanted = {name.strip() for name in sparse.split(",") if name.strip()}
+            for item in data:
+                item["attributes"] = {k: v for k, v in item["attributes"].items() if k in wanted}
         self_url = f"{root}/api/{endpoint.resource}/"
         links = {"self": f"{self_url}?{urlencode(params)}" if params else self_url}
         if more:

@@ -1,3 +1,4 @@
+-- The profiles live at Klaviyo: deleted ones (stg_klaviyo__deleted_records) are left out.
 with source as (
     select * from {{ declared_source('klaviyo', 'profiles') }} as profiles
 )
@@ -25,3 +26,6 @@ select
     cast(attributes__created as timestamptz) as created_at,
     cast(attributes__updated as timestamptz) as updated_at
 from source
+where not exists (
+    select 1 from {{ ref('stg_klaviyo__deleted_records') }} as gone where gone.record_id = source.id
+)
