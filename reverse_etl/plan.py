@@ -56,6 +56,9 @@ GONE_RECORDS = {
     "staging.stg_klaviyo__deleted_records": "select 'klaviyo', regexp_replace(object_type, 's$', ''), record_id",
 }
 CRM_CONTACTS = "staging.stg_hubspot__contacts"
+# What a destination's confirmed `destination_id` is, where it is a vendor record the vendor may delete or merge.
+DESTINATION_RECORDS = {"hubspot_contacts": ("hubspot", "contact"), "klaviyo_list": ("klaviyo", "profile"),
+                       "klaviyo_profiles": ("klaviyo", "profile")}
 CONSENT_SQL = {"email": "p.email_consent = 'subscribed'", "sms": "p.sms_consent = 'subscribed'"}
 MODE_OPERATIONS = {"insert": ("add",), "update": ("add", "change"), "upsert": ("add", "change"),
                    "mirror": ("add", "change", "remove")}
@@ -133,7 +136,7 @@ def plan_sync(
     if run is not None:
         ensure_tables(con)
     _build_desired(con, spec, destination)
-    _diff(con, spec, full_resync, operations)
+    _diff(con, spec, full_resync, operations, forget=run is not None)
     summary = _summarise(con, spec, run, force, full_resync)
     _guard(spec, summary, force)
     if run is not None:
@@ -222,7 +225,7 @@ def _gone_records(con) -> None:
         con.execute("insert into sync_gone_records " + " union all ".join(parts))
 
 
-def _diff(con, spec: SyncSpec, full_resync: bool, operations: tuple[str, ...]) -> None:
+def _diff(con, spec: SyncSpec, full_resync: bool, operations: tuple[str, ...], forget: bool = False) -> None:
     state_exists = con.execute(
         "select count(*) from information_schema.tables where table_schema = 'syncs' and table_name = 'sync_state'"
     ).fetchone()[0]
@@ -230,6 +233,15 @@ def _diff(con, spec: SyncSpec, full_resync: bool, operations: tuple[str, ...]) -
         con.execute(
             f"create or replace temp table sync_held as select key, row_hash, payload, destination_id from {STATE}"
             " where sync_name = ?", [spec.name])
+        if spec.destination in DESTINATION_RECORDS:
+            # A row held on a record the vendor has since deleted or merged away is held no more: it is never
+            # removed or changed there (that would write to a gone id); a row still desired is added afresh.
+            source, record_type = DESTINATION_RECORDS[spec.destination]
+            vanished = ("destination_id in (select record_id from sync_gone_records where source = ?"
+                        " and record_type = ?)")
+            con.execute(f"delete from sync_held where {vanished}", [source, record_type])
+            if forget:
+                con.execute(f"delete from {STATE} where sync_name = ? and {vanished}", [spec.name, source, record_type])
     else:
         con.execute("create or replace temp table sync_held (key varchar, row_hash varchar, payload varchar,"
                     " destination_id varchar)")

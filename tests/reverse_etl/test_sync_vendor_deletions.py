@@ -60,3 +60,31 @@ def test_tasks_go_to_the_survivor_and_never_to_a_merged_or_archived_contact(sand
     contact_ids = sorted(i for task in sandbox.state("hubspot")["tasks"] for i in task["contact_ids"])
     assert contact_ids == ["0", "102", "3", "4"]
     assert planned.skipped_no_identifier == 1  # cus_0001: its only contact is archived
+
+
+def test_a_list_sync_never_removes_or_changes_a_deleted_klaviyo_profile_and_re_adds_the_person(
+        sandbox, warehouse, tmp_path):
+    # cus_0001 and cus_0002 are subscribed and have world profiles 01PROFILE00001 / 01PROFILE00002.
+    set_segment(warehouse, {"cus_0001": 1.0, "cus_0002": 2.0})
+    spec = spec_for("klaviyo_list")
+    _, _, recorded = sync(spec, warehouse)
+    assert recorded.status == "succeeded"
+    # At Klaviyo both profiles are deleted; the warehouse has seen it. cus_0001 leaves the segment, cus_0002
+    # stays (with a changed row).
+    add_records(tmp_path / "world", "klaviyo", "profiles", [])
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists staging")
+        con.execute("create table staging.stg_klaviyo__deleted_records (object_type varchar, record_id varchar)")
+        con.execute("insert into staging.stg_klaviyo__deleted_records values ('profiles', '01PROFILE00001'),"
+                    " ('profiles', '01PROFILE00002')")
+    set_segment(warehouse, {"cus_0002": 3.0})
+    sandbox.reset_requests()
+    planned, delivered, recorded = sync(spec, warehouse)
+    assert recorded.status == "succeeded" and delivered.failed == {}
+    assert (planned.adds, planned.changes, planned.removes) == (1, 0, 0)
+    # No list removal named a deleted profile (cus_0001's would have); cus_0002 was imported again by email.
+    removals = [r for r in sandbox.requests() if r["vendor"] == "klaviyo" and r["method"] == "DELETE"]
+    assert removals == []
+    with duckdb.connect(str(warehouse)) as con:
+        held = con.execute("select key from syncs.sync_state where sync_name = ?", [spec.name]).fetchall()
+    assert held == [("cus_0002",)]
