@@ -5,6 +5,10 @@ store does not, duplicate keys, and records whose last-modified time differs (an
 
 The vendors also serve what the syncs created through their write APIs (Klaviyo lists, HubSpot tasks), which
 the next ingestion loads like any record: `created` adds those ids to the store's side.
+
+A record the vendor merged away or deleted stays in its raw table (the vendors send no deletion to load); the
+warehouse marks it in staging (`stg_<vendor>__deleted_records`, `stg_hubspot__merges`). Marked ids leave the
+warehouse's side, so one the store still serves counts as missing and one unmarked as extra.
 """
 
 from __future__ import annotations
@@ -72,7 +76,9 @@ def reconcile(world_dir: Path, warehouse: Path, created: dict[tuple[str, str], s
 def _compare(con, world_dir, vendor, resource, key, modified, created: frozenset[str] = frozenset()) -> Difference:
     store = f"read_parquet('{world_dir / vendor / f'{resource}.parquet'}')"
     version = f"({modified})::timestamptz" if modified else "null::timestamptz"
-    con.execute(f"create or replace temp view w as select ({key})::varchar as k, {version} as m from {vendor}.{resource}")
+    gone = " union all ".join(_gone_ids(con, vendor, resource)) or "select null::varchar as k where false"
+    con.execute(f"create or replace temp view w as select ({key})::varchar as k, {version} as m from {vendor}.{resource}"
+                f" where ({key})::varchar not in (select k from ({gone}) as gone where k is not null)")
     # Created ids carry no version here: their last-modified time is the vendor's, not the world's.
     con.execute("create or replace temp table api_created (k varchar)")
     if created:
@@ -80,6 +86,21 @@ def _compare(con, world_dir, vendor, resource, key, modified, created: frozenset
     con.execute(f"create or replace temp view s as select id as k, {'updated_at' if modified else 'null::timestamptz'} as m"
                 f" from {store} union all select k, null from api_created")
     return _diff(con, vendor, resource)
+
+
+# Staging views that mark a vendor's gone records: (relation, id column), filtered on object_type.
+GONE_MARKS = {
+    "hubspot": [("staging.stg_hubspot__deleted_records", "record_id"), ("staging.stg_hubspot__merges", "merged_id")],
+    "shopify": [("staging.stg_shopify__deleted_records", "record_id")],
+    "klaviyo": [("staging.stg_klaviyo__deleted_records", "record_id")],
+}
+
+
+def _gone_ids(con, vendor: str, resource: str) -> list[str]:
+    built = {f"{s}.{t}" for s, t in con.execute("select table_schema, table_name from information_schema.tables")
+             .fetchall()}
+    return [f"select {column}::varchar as k from {relation} where object_type = '{resource}'"
+            for relation, column in GONE_MARKS.get(vendor, []) if relation in built]
 
 
 def _compare_events(con, world_dir) -> Difference:

@@ -4,7 +4,8 @@
 -- Authoritative changes: Shopify's consent objects in state subscribed or unsubscribed (at
 -- consent_updated_at); Klaviyo's subscriptions SUBSCRIBED or UNSUBSCRIBED (at consent_timestamp); HubSpot's
 -- hs_email_optout = true, an unsubscribe from email (at the contact's lastmodifieddate, the only time HubSpot
--- gives it). Never-subscribed, pending (double opt-in not confirmed) and optout = false are not decisions by
+-- gives it); a Klaviyo profile suppressed while subscribed (can_receive_email_marketing = false), an unsubscribe
+-- at the profile's last change. Never-subscribed, pending (double opt-in not confirmed) and optout = false are not decisions by
 -- the person, so they never override one. At the same instant an unsubscribe wins: when in doubt, don't send.
 with records as (
     select * from {{ ref('customer_source_records') }}
@@ -59,15 +60,23 @@ changes as (
 
     union all
 
+    -- A suppressed profile (a bounce, a spam complaint, a manual suppression) keeps its SUBSCRIBED consent in
+    -- Klaviyo but can no longer receive email marketing: that is the latest decision, as of the profile's change.
     select
         customer_id,
         'email',
         'klaviyo',
-        case upper(email_marketing_consent)
-            when 'SUBSCRIBED' then 'subscribed'
-            when 'UNSUBSCRIBED' then 'unsubscribed'
+        case
+            when upper(email_marketing_consent) = 'SUBSCRIBED' and can_receive_email_marketing = false
+                then 'unsubscribed'
+            when upper(email_marketing_consent) = 'SUBSCRIBED' then 'subscribed'
+            when upper(email_marketing_consent) = 'UNSUBSCRIBED' then 'unsubscribed'
         end,
-        email_marketing_consent_at
+        case
+            when upper(email_marketing_consent) = 'SUBSCRIBED' and can_receive_email_marketing = false
+                then updated_at
+            else email_marketing_consent_at
+        end
     from profiles
 
     union all
