@@ -8,14 +8,15 @@ import pytest
 from tests.e2e.conftest import e2e_home, isolated_cdp_home, refreshed_home, refreshed_tiny_home  # noqa: F401
 from tests.helpers.dbt import build
 
-pytestmark = pytest.mark.slow
+# Every test here builds on a copy of the tiny world's one full refresh.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("refreshed_home")]
 
 RECEIPT_ADDRESS_CHOICES = ("none", "receipts", "accounts")
 
 
 @pytest.mark.parametrize("choice", RECEIPT_ADDRESS_CHOICES)
 def test_each_documented_receipt_address_choice_builds_identity_and_passes_its_unit_tests(
-    choice, refreshed_home, tmp_path, monkeypatch
+    choice, tmp_path, monkeypatch
 ):
     result = build("identity", tmp_path, monkeypatch, dbt_vars={"identity_receipt_addresses": choice})
     assert result.success, result.exception
@@ -23,7 +24,7 @@ def test_each_documented_receipt_address_choice_builds_identity_and_passes_its_u
 
 
 def test_an_unknown_receipt_address_choice_stops_the_build_naming_the_choices(
-    refreshed_home, tmp_path, monkeypatch
+    tmp_path, monkeypatch
 ):
     result = build("int_identity__kept_identifiers", tmp_path, monkeypatch,
                    dbt_vars={"identity_receipt_addresses": "everything"})
@@ -44,7 +45,7 @@ SEGMENT_VARS = {
 }
 
 
-def test_the_segments_build_with_every_tuning_var_away_from_its_default(refreshed_home, tmp_path, monkeypatch):
+def test_the_segments_build_with_every_tuning_var_away_from_its_default(tmp_path, monkeypatch):
     result = build("segments", tmp_path, monkeypatch, dbt_vars=SEGMENT_VARS)
     assert result.success, [f"{r.node.name}: {r.message}" for r in (result.result or []) if r.status not in
                             ("success", "pass")] or result.exception

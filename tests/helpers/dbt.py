@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 from cdp.paths import dbt_project_dir, warehouse_path

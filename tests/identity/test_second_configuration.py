@@ -10,8 +10,7 @@ import json
 import duckdb
 import pytest
 
-from cdp import paths
-from tests.helpers.selections import IDENTITY
+from tests.helpers.identity import scored_world
 
 
 def test_an_alt_world_records_its_conventions_and_writes_people_its_way(tmp_path):
@@ -50,26 +49,7 @@ def test_an_unknown_conventions_name_is_refused_before_anything_is_written(tmp_p
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_profiles_of_an_alt_tiny_world_meet_the_quality_bar(tmp_path, monkeypatch):
-    from cdp.identity.score import score
-    from cdp.warehouse import read_connection
-    from orchestration.run import materialize
-    from sandbox.credentials import dlt_environment
-    from sandbox.emulators.common import Limits
-    from sandbox.server import sandbox_in_thread
-    from sandbox.world.generate import generate_world
-
-    monkeypatch.setenv("CDP_HOME", str(tmp_path / "home"))
-    generate_world(paths.world_dir(), size="tiny", seed=7, progress=lambda _: None, conventions="alt")
-    with sandbox_in_thread(paths.world_dir(), Limits(enabled=False)) as base_url:
-        world = json.loads((paths.world_dir() / "world.json").read_text())
-        for key, value in dlt_environment(world, base_url).items():
-            monkeypatch.setenv(key, value)
-        assert materialize(selection=IDENTITY).success, "the identity run failed"
-    con = read_connection()
-    try:
-        result = score(con, paths.sandbox_dir())
-    finally:
-        con.close()
+    result = scored_world(tmp_path / "home", monkeypatch, "tiny", 7, conventions="alt")
     print("tiny alt world, seed 7:", *result.lines(), sep="\n  ")
     assert result.precision >= 0.995, result.lines()
     assert result.profiles_joined_only_by_bad_identifiers == 0, result.lines()
