@@ -69,6 +69,18 @@ def campaigns_filter(channel: str, updated_after: str) -> str:
     return f"and(equals(messages.channel,'{channel}'),greater-than(updated_at,{updated_after}))"
 
 
+def rest_client(base_url: str, api_key: str, revision: str, session: VendorSession) -> RESTClient:
+    """A client for Klaviyo's JSON:API lists: the revision header, the key, `links.next` paging, `data` items."""
+    return RESTClient(
+        base_url=base_url,
+        session=session,
+        headers=headers(revision),
+        auth=auth(api_key),
+        paginator=next_link_paginator(),
+        data_selector="data",
+    )
+
+
 def fetch_campaigns(
     base_url: str,
     api_key: str,
@@ -78,14 +90,7 @@ def fetch_campaigns(
     session: VendorSession,
 ) -> Iterator[list[dict]]:
     """Pages of campaigns changed after `updated_after`, channel by channel."""
-    client = RESTClient(
-        base_url=base_url,
-        session=session,
-        headers=headers(revision),
-        auth=auth(api_key),
-        paginator=next_link_paginator(),
-        data_selector="data",
-    )
+    client = rest_client(base_url, api_key, revision, session)
     for channel in channels:
         params = {"filter": campaigns_filter(channel, updated_after), "page[size]": PAGE_SIZES["campaigns"]}
         yield from client.paginate("/api/campaigns/", params=params)
@@ -93,14 +98,7 @@ def fetch_campaigns(
 
 def fetch_profile_ids(base_url: str, api_key: str, revision: str, session: VendorSession) -> Iterator[list[str]]:
     """Pages of every profile id, 100 a page, asking for one small attribute only (sparse fieldset)."""
-    client = RESTClient(
-        base_url=base_url,
-        session=session,
-        headers=headers(revision),
-        auth=auth(api_key),
-        paginator=next_link_paginator(),
-        data_selector="data",
-    )
+    client = rest_client(base_url, api_key, revision, session)
     params = {"page[size]": PAGE_SIZES["profiles"], "fields[profile]": "created"}
     for page in client.paginate("/api/profiles/", params=params):
         yield [str(item["id"]) for item in page]
