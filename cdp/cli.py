@@ -159,13 +159,15 @@ def demo(
     size: str = typer.Option("small", help="World size when none exists yet."),
     seed: int = typer.Option(7, help="World seed when none exists yet."),
     shape: str = typer.Option("full", help="World account shape when none exists yet (see `sandbox generate`)."),
+    conventions: str = typer.Option("dev", help="World conventions when none exists yet (see `sandbox generate`)."),
 ) -> None:
     """The whole path: world, sandbox, ingestion, models; then a summary of what happened."""
     from cdp.report import print_demo_summary
     from sandbox.server import sandbox_process
 
     started = time.monotonic()
-    sandbox_generate(size=size, seed=seed, force=False, shape=shape)
+    # Every option given: called as a function, typer's defaults would arrive as their OptionInfo objects.
+    sandbox_generate(size=size, seed=seed, force=False, shape=shape, conventions=conventions)
     with sandbox_process(paths.world_dir()) as base_url:
         _use_sandbox(base_url)
         _materialize(None)
