@@ -132,19 +132,6 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture()
-def no_dns_for_invalid(monkeypatch):
-    """`.invalid` names (RFC 6761) fail to resolve here, before any query leaves the machine."""
-    resolve = socket.getaddrinfo
-
-    def getaddrinfo(host, *args, **kwargs):
-        if str(host).endswith(".invalid"):
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return resolve(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-
-
 def attempts_made(vendor: str, call) -> tuple[int, BaseException]:
     before = REQUEST_STATS.snapshot(vendor).get("requests", 0)
     with pytest.raises(Exception) as raised:

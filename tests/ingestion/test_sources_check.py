@@ -176,19 +176,6 @@ def test_a_closed_port_is_reported_as_the_base_url_to_check(configured, monkeypa
     assert CREDENTIALS["meta"]["access_token"] not in result.detail
 
 
-@pytest.fixture()
-def no_dns_for_invalid(monkeypatch):
-    """`.invalid` names (RFC 6761) fail to resolve here, before any query leaves the machine."""
-    resolve = socket.getaddrinfo
-
-    def getaddrinfo(host, *args, **kwargs):
-        if str(host).endswith(".invalid"):
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return resolve(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-
-
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_an_unknown_host_is_reported_as_the_base_url_to_check(configured, monkeypatch, no_dns_for_invalid, vendor):
     monkeypatch.setenv(f"SOURCES__{vendor.upper()}__BASE_URL", f"https://{vendor}.example.invalid")
